@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them; callers test with errors.Is.
+var (
+	// ErrNotFound: the entity does not exist (or, for a consume, was already
+	// consumed or has expired).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique constraint would be violated.
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the whole persistence contract. Every method takes ctx first,
+// returns values (never nil, nil for not found) and is one unit of work:
+// a method that writes several rows writes all of them or none.
+type Store interface {
+	// Close releases the backend's resources.
+	Close() error
+
+	// Invite creates, in one transaction, what an invitation needs: the
+	// organisation when in.Org is set, the user, its registration code, and
+	// the optional permission and assignment (the owner's full-admin grant).
+	Invite(ctx context.Context, in Invitation) error
+	// GetOrg returns one organisation.
+	GetOrg(ctx context.Context, id string) (Org, error)
+	// ListOrgs returns every organisation, oldest first.
+	ListOrgs(ctx context.Context) ([]Org, error)
+
+	// GetUser returns a user by id.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername returns the user of an organisation with that
+	// username (compared case-insensitively).
+	GetUserByUsername(ctx context.Context, orgID, username string) (User, error)
+	// GetUserByHandle returns the user with that WebAuthn user handle.
+	GetUserByHandle(ctx context.Context, handle string) (User, error)
+	// GetRegistrationCode returns the pending registration code of a user.
+	GetRegistrationCode(ctx context.Context, userID string) (RegistrationCode, error)
+	// CompleteRegistration atomically consumes the user's registration code
+	// (it must exist, match codeHash and not be expired at now, otherwise
+	// ErrNotFound), inserts the credentials (a credential id already stored
+	// anywhere gives ErrConflict) and marks the user registered.
+	CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []Credential) error
+
+	// CreateCredential inserts a credential; ErrConflict when its CredID is
+	// already registered.
+	CreateCredential(ctx context.Context, c Credential) error
+	// GetCredentialByCredID returns the credential with that wire credential id.
+	GetCredentialByCredID(ctx context.Context, credID string) (Credential, error)
+	// ListCredentials returns a user's credentials, oldest first.
+	ListCredentials(ctx context.Context, userID string) ([]Credential, error)
+	// RecordCredentialUse stores, in one statement, the sign counter, the
+	// flags and the time of a successful login or signature.
+	RecordCredentialUse(ctx context.Context, id string, use CredentialUse) error
+
+	// CreateChallenge stores a ceremony challenge.
+	CreateChallenge(ctx context.Context, c Challenge) error
+	// ConsumeChallenge deletes and returns a challenge in one statement, so
+	// exactly one of many concurrent callers gets it. An expired challenge
+	// is deleted too and reported as ErrNotFound.
+	ConsumeChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
+
+	// CreateToken records an issued bearer token.
+	CreateToken(ctx context.Context, t Token) error
+	// GetToken returns an issued token.
+	GetToken(ctx context.Context, id string) (Token, error)
+	// RevokeToken marks a token revoked; ErrNotFound if unknown.
+	RevokeToken(ctx context.Context, id string, now time.Time) error
+
+	// ListAssignments returns the permissions assigned to an identity (user
+	// id or token id), with their names and operations, skipping archived
+	// permissions.
+	ListAssignments(ctx context.Context, identityID string) ([]AssignmentInfo, error)
+
+	// EnsureSecret stores value under name unless a value is already there,
+	// and returns the stored value: replicas starting together agree on one.
+	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+
+	// DeleteExpired removes challenges, registration codes and tokens that
+	// expired before now and returns how many rows went.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Org is an organisation: every other entity belongs to one.
+type Org struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// User kinds (the wire's User.kind).
+const (
+	KindCustomerEmployee = "CustomerEmployee"
+	KindEndUser          = "EndUser"
+)
+
+// User is a person (or, later, a service account) of an organisation.
+type User struct {
+	ID               string
+	OrgID            string
+	Username         string
+	Name             string
+	Kind             string
+	UserHandle       string // random WebAuthn user handle, never the username
+	IsActive         bool
+	IsRegistered     bool
+	IsServiceAccount bool
+	CreatedAt        time.Time
+}
+
+// RegistrationCode is the one-time code an invited user registers with. Only
+// its SHA-256 is stored.
+type RegistrationCode struct {
+	UserID    string
+	CodeHash  []byte
+	ExpiresAt time.Time
+}
+
+// Invitation is what Invite writes in one transaction.
+type Invitation struct {
+	Org        *Org // created when set
+	User       User
+	Code       RegistrationCode
+	Permission *Permission // created when set
+	Assignment *Assignment // created when set
+}
+
+// Credential kinds.
+const (
+	CredentialFido2 = "Fido2"
+	CredentialKey   = "Key"
+)
+
+// Credential is a public key a user signs with.
+type Credential struct {
+	ID              string // cr-… (the wire's credentialUuid)
+	OrgID           string
+	UserID          string
+	Kind            string // CredentialFido2 or CredentialKey
+	CredID          string // the wire's credId, unique across the store
+	Name            string
+	PublicKey       []byte // COSE key for Fido2, PEM for Key
+	AttestationType string
+	AAGUID          []byte
+	Transports      []string
+	SignCount       uint32
+	UserPresent     bool
+	UserVerified    bool
+	BackupEligible  bool
+	BackupState     bool
+	Origin          string
+	RPID            string
+	IsActive        bool
+	CreatedAt       time.Time
+	LastLoginAt     *time.Time
+	LastSignAt      *time.Time
+}
+
+// Credential use purposes for RecordCredentialUse.
+const (
+	UseLogin = "login"
+	UseSign  = "sign"
+)
+
+// CredentialUse is what a successful assertion updates on its credential.
+type CredentialUse struct {
+	Purpose      string // UseLogin or UseSign
+	SignCount    uint32
+	UserVerified bool
+	BackupState  bool
+	At           time.Time
+}
+
+// Challenge purposes.
+const (
+	PurposeRegistration = "registration"
+	PurposeLogin        = "login"
+	PurposeCredential   = "credential"
+	PurposeAction       = "action"
+)
+
+// Challenge is the server side of a ceremony, stored under a random id and
+// consumed by the first attempt to finish it.
+type Challenge struct {
+	ID        string // challengeIdentifier (or the temporary token id)
+	Purpose   string
+	Challenge string // the wire challenge string
+	OrgID     string
+	UserID    string // empty for a usernameless login
+	TokenID   string // bearer token that began the ceremony, if any
+	Data      []byte // ceremony-specific JSON
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Token kinds (the JWT claim tokenKind).
+const (
+	TokenLogin          = "Token"
+	TokenTemp           = "Temp"
+	TokenPAT            = "Pat"
+	TokenServiceAccount = "ServiceAccount"
+)
+
+// Token is an issued bearer token. The token string itself is never stored.
+type Token struct {
+	ID        string // jti
+	Kind      string
+	OrgID     string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// Permission is a named set of operations.
+type Permission struct {
+	ID          string
+	OrgID       string
+	Name        string
+	Operations  []string
+	IsImmutable bool
+	IsArchived  bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Assignment grants a permission to an identity (user id or token id).
+type Assignment struct {
+	ID           string
+	OrgID        string
+	PermissionID string
+	IdentityID   string
+	IsImmutable  bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// AssignmentInfo is an assignment joined with its permission.
+type AssignmentInfo struct {
+	AssignmentID   string
+	PermissionID   string
+	PermissionName string
+	Operations     []string
+}
