@@ -1,0 +1,221 @@
+package token
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"countersign/store"
+)
+
+// ErrInvalid: the token is malformed, not ours, expired, revoked, of the
+// wrong kind, or its identity is gone. One error on purpose: the client is
+// told only that its token is not accepted.
+var ErrInvalid = errors.New("token invalid")
+
+// appMetadataClaim is the claim the Dfns SDK reads orgId from (spec §1.7).
+const appMetadataClaim = "https://custom/app_metadata"
+
+// signingKeySecret names the store secret holding the PKCS#8 ES256 key.
+const signingKeySecret = "jwt-es256-key-1"
+
+// Store is what the issuer needs from the persistence layer.
+type Store interface {
+	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	CreateToken(ctx context.Context, t store.Token) error
+	GetToken(ctx context.Context, id string) (store.Token, error)
+}
+
+// Options configure an Issuer.
+type Options struct {
+	Issuer   string        // iss and aud of every token
+	LoginTTL time.Duration // lifetime of login tokens
+	TempTTL  time.Duration // lifetime of registration (temporary) tokens
+	Now      func() time.Time
+}
+
+// Issuer signs and verifies tokens.
+type Issuer struct {
+	store Store
+	opts  Options
+	key   *ecdsa.PrivateKey
+	kid   string
+}
+
+// AppMetadata is the namespaced claim the SDK reads.
+type AppMetadata struct {
+	OrgID     string `json:"orgId"`
+	UserID    string `json:"userId"`
+	TokenID   string `json:"tokenId,omitempty"`
+	TokenKind string `json:"tokenKind"`
+}
+
+// Claims are the claims of every countersign token.
+type Claims struct {
+	jwt.RegisteredClaims
+	AppMetadata AppMetadata `json:"https://custom/app_metadata"`
+	Username    string      `json:"https://custom/username,omitempty"`
+}
+
+// New loads the signing key from the store, creating it on first start.
+func New(ctx context.Context, st Store, opts Options) (*Issuer, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	candidate, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(candidate)
+	if err != nil {
+		return nil, fmt.Errorf("marshal signing key: %w", err)
+	}
+	stored, err := st.EnsureSecret(ctx, signingKeySecret, der)
+	if err != nil {
+		return nil, fmt.Errorf("load signing key: %w", err)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(stored)
+	if err != nil {
+		return nil, fmt.Errorf("parse signing key: %w", err)
+	}
+	key, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("signing key is %T, want ECDSA", parsed)
+	}
+	return &Issuer{store: st, opts: opts, key: key, kid: keyID(&key.PublicKey)}, nil
+}
+
+// keyID is the base64url SHA-256 of the public key's SPKI: stable across
+// restarts and replicas.
+func keyID(pub *ecdsa.PublicKey) string {
+	spki, _ := x509.MarshalPKIXPublicKey(pub)
+	sum := sha256.Sum256(spki)
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// Issued is a freshly signed token.
+type Issued struct {
+	Token     string
+	ID        string
+	ExpiresAt time.Time
+}
+
+// IssueLogin records and signs a login token for a user.
+func (is *Issuer) IssueLogin(ctx context.Context, u store.User) (Issued, error) {
+	now := is.opts.Now().UTC()
+	t := store.Token{
+		ID: store.NewID("to"), Kind: store.TokenLogin, OrgID: u.OrgID, UserID: u.ID,
+		CreatedAt: now, ExpiresAt: now.Add(is.opts.LoginTTL),
+	}
+	if err := is.store.CreateToken(ctx, t); err != nil {
+		return Issued{}, fmt.Errorf("record login token: %w", err)
+	}
+	return is.sign(t, u.Username)
+}
+
+// IssueTemp signs the temporary token of a registration ceremony. It is not
+// recorded: its id is the ceremony's challenge id, consumed on first use.
+func (is *Issuer) IssueTemp(challengeID string, u store.User) (Issued, error) {
+	now := is.opts.Now().UTC()
+	return is.sign(store.Token{
+		ID: challengeID, Kind: store.TokenTemp, OrgID: u.OrgID, UserID: u.ID,
+		CreatedAt: now, ExpiresAt: now.Add(is.opts.TempTTL),
+	}, u.Username)
+}
+
+func (is *Issuer) sign(t store.Token, username string) (Issued, error) {
+	claims := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    is.opts.Issuer,
+			Audience:  jwt.ClaimStrings{is.opts.Issuer},
+			Subject:   t.UserID,
+			IssuedAt:  jwt.NewNumericDate(t.CreatedAt),
+			ExpiresAt: jwt.NewNumericDate(t.ExpiresAt),
+			ID:        t.ID,
+		},
+		AppMetadata: AppMetadata{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID, TokenKind: t.Kind},
+		Username:    username,
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok.Header["kid"] = is.kid
+	s, err := tok.SignedString(is.key)
+	if err != nil {
+		return Issued{}, fmt.Errorf("sign token: %w", err)
+	}
+	return Issued{Token: s, ID: t.ID, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// Parse checks a token's signature, algorithm (ES256 only: `alg: none` and
+// HMAC confusion are refused), issuer, audience and expiry, and that it is of
+// one of the wanted kinds. It does not consult the store; Verify does.
+func (is *Issuer) Parse(raw string, kinds ...string) (Claims, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		if kid, _ := t.Header["kid"].(string); kid != is.kid {
+			return nil, errors.New("unknown key id")
+		}
+		return &is.key.PublicKey, nil
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithIssuer(is.opts.Issuer),
+		jwt.WithAudience(is.opts.Issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(is.opts.Now),
+	)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for _, k := range kinds {
+		if c.AppMetadata.TokenKind == k {
+			return c, nil
+		}
+	}
+	return Claims{}, fmt.Errorf("%w: kind %q not accepted here", ErrInvalid, c.AppMetadata.TokenKind)
+}
+
+// Verify parses a recorded token (login, PAT, service account) and checks
+// the store: it must exist, match the claims and not be revoked. The check is
+// made on every request so that revocation takes effect at once.
+func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Claims, store.Token, error) {
+	c, err := is.Parse(raw, kinds...)
+	if err != nil {
+		return Claims{}, store.Token{}, err
+	}
+	t, err := is.store.GetToken(ctx, c.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s not recorded", ErrInvalid, c.ID)
+	}
+	if err != nil {
+		return Claims{}, store.Token{}, fmt.Errorf("load token %s: %w", c.ID, err)
+	}
+	if t.RevokedAt != nil {
+		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s revoked", ErrInvalid, t.ID)
+	}
+	if t.Kind != c.AppMetadata.TokenKind || t.UserID != c.Subject || t.OrgID != c.AppMetadata.OrgID {
+		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s claims differ from its record", ErrInvalid, t.ID)
+	}
+	if !is.opts.Now().Before(t.ExpiresAt) {
+		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s expired", ErrInvalid, t.ID)
+	}
+	return c, t, nil
+}
+
+// JWKS returns the public signing keys as a JSON Web Key Set document.
+func (is *Issuer) JWKS() map[string]any {
+	pub := is.key.PublicKey
+	x, y := pub.X.FillBytes(make([]byte, 32)), pub.Y.FillBytes(make([]byte, 32))
+	return map[string]any{"keys": []map[string]string{{
+		"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": is.kid,
+		"x": base64.RawURLEncoding.EncodeToString(x),
+		"y": base64.RawURLEncoding.EncodeToString(y),
+	}}}
+}
