@@ -1,0 +1,214 @@
+package webauthn
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
+
+	"countersign/store"
+)
+
+// PubKeyCredParams are the COSE algorithms countersign accepts for Fido2
+// credentials: ES256, EdDSA and RS256.
+var PubKeyCredParams = []int{int(webauthncose.AlgES256), int(webauthncose.AlgEdDSA), int(webauthncose.AlgRS256)}
+
+// NewCredential is a credential presented for registration (spec §3
+// NewCredential) with its wire fields already base64url-decoded.
+type NewCredential struct {
+	Kind            string // store.CredentialFido2 or store.CredentialKey
+	CredID          string
+	ClientData      []byte
+	AttestationData []byte
+	Name            string
+	Transports      []string // optional hint from the browser
+}
+
+// RegistrationChallenge is the server side of /auth/registration/init.
+type RegistrationChallenge struct {
+	ID        string // also the temporary token's id
+	Challenge string
+	User      store.User
+	ExpiresAt time.Time
+}
+
+// BeginRegistration checks an invitation (organisation, username and
+// registration code) and stores a registration challenge. Every reason to
+// refuse is ErrInvitation, so the answer does not tell which users exist.
+func (cs *Ceremonies) BeginRegistration(ctx context.Context, orgID, username, code string) (RegistrationChallenge, error) {
+	u, codeHash, err := cs.checkInvitation(ctx, orgID, username, code)
+	if err != nil {
+		return RegistrationChallenge{}, err
+	}
+	data, err := json.Marshal(registrationData{CodeHash: codeHash})
+	if err != nil {
+		return RegistrationChallenge{}, fmt.Errorf("encode registration data: %w", err)
+	}
+	now := cs.opts.Now().UTC()
+	ch := store.Challenge{
+		ID: store.NewID("ch"), Purpose: store.PurposeRegistration, Challenge: newChallenge(),
+		OrgID: u.OrgID, UserID: u.ID, Data: data, CreatedAt: now, ExpiresAt: now.Add(cs.opts.ChallengeTTL),
+	}
+	if err := cs.store.CreateChallenge(ctx, ch); err != nil {
+		return RegistrationChallenge{}, fmt.Errorf("store registration challenge: %w", err)
+	}
+	return RegistrationChallenge{ID: ch.ID, Challenge: ch.Challenge, User: u, ExpiresAt: ch.ExpiresAt}, nil
+}
+
+type registrationData struct {
+	CodeHash []byte `json:"codeHash"`
+}
+
+func (cs *Ceremonies) checkInvitation(ctx context.Context, orgID, username, code string) (store.User, []byte, error) {
+	fail := func(why string, args ...any) (store.User, []byte, error) {
+		return store.User{}, nil, fmt.Errorf("%s: %w", fmt.Sprintf(why, args...), ErrInvitation)
+	}
+	u, err := cs.store.GetUserByUsername(ctx, orgID, strings.TrimSpace(username))
+	if errors.Is(err, store.ErrNotFound) {
+		return fail("no user %q in org %q", username, orgID)
+	}
+	if err != nil {
+		return store.User{}, nil, fmt.Errorf("load user: %w", err)
+	}
+	if u.IsRegistered || !u.IsActive {
+		return fail("user %s is registered or inactive", u.ID)
+	}
+	rc, err := cs.store.GetRegistrationCode(ctx, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail("user %s has no registration code", u.ID)
+	}
+	if err != nil {
+		return store.User{}, nil, fmt.Errorf("load registration code: %w", err)
+	}
+	sum := hashCode(code)
+	if subtle.ConstantTimeCompare(sum, rc.CodeHash) != 1 {
+		return fail("wrong registration code for user %s", u.ID)
+	}
+	if !cs.opts.Now().Before(rc.ExpiresAt) {
+		return fail("registration code of user %s expired", u.ID)
+	}
+	return u, sum, nil
+}
+
+// FinishRegistration burns the registration challenge, verifies the new
+// credential against it and, in one store transaction, consumes the
+// registration code, stores the credential and marks the user registered.
+func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string, nc NewCredential) (store.User, store.Credential, error) {
+	ch, err := cs.consume(ctx, challengeID, store.PurposeRegistration)
+	if err != nil {
+		return store.User{}, store.Credential{}, err
+	}
+	var data registrationData
+	if err := json.Unmarshal(ch.Data, &data); err != nil {
+		return store.User{}, store.Credential{}, fmt.Errorf("decode registration data: %w", err)
+	}
+	u, err := cs.store.GetUser(ctx, ch.UserID)
+	if err != nil {
+		return store.User{}, store.Credential{}, fmt.Errorf("load user %s: %w", ch.UserID, err)
+	}
+	cred, err := cs.verifyNewCredential(ch, u, nc)
+	if err != nil {
+		return store.User{}, store.Credential{}, err
+	}
+	err = cs.store.CompleteRegistration(ctx, u.ID, data.CodeHash, cs.opts.Now(), []store.Credential{cred})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, store.Credential{}, fmt.Errorf("complete registration of %s: %w", u.ID, ErrInvitation)
+	}
+	if err != nil {
+		return store.User{}, store.Credential{}, fmt.Errorf("complete registration of %s: %w", u.ID, err)
+	}
+	u.IsRegistered = true
+	return u, cred, nil
+}
+
+// verifyNewCredential checks a new credential's attestation of the
+// challenge and returns it ready to store.
+func (cs *Ceremonies) verifyNewCredential(ch store.Challenge, u store.User, nc NewCredential) (store.Credential, error) {
+	now := cs.opts.Now().UTC()
+	cred := store.Credential{
+		ID: store.NewID("cr"), OrgID: u.OrgID, UserID: u.ID, Kind: nc.Kind,
+		Name: strings.TrimSpace(nc.Name), IsActive: true, CreatedAt: now,
+	}
+	switch nc.Kind {
+	case store.CredentialKey:
+		pem, err := VerifyKeyAttestation(ch.Challenge, nc.ClientData, nc.AttestationData)
+		if err != nil {
+			return store.Credential{}, fmt.Errorf("key attestation: %w", err)
+		}
+		if nc.CredID == "" || len(nc.CredID) > 512 {
+			return store.Credential{}, fmt.Errorf("key credential id length %d: %w", len(nc.CredID), ErrVerification)
+		}
+		cred.CredID, cred.PublicKey = nc.CredID, []byte(pem)
+		if cred.Name == "" {
+			cred.Name = "Key"
+		}
+	case store.CredentialFido2:
+		gc, origin, err := cs.verifyFido2Attestation(ch, u, nc)
+		if err != nil {
+			return store.Credential{}, err
+		}
+		cred.CredID = EncodeBase64URL(gc.ID)
+		cred.PublicKey = gc.PublicKey
+		cred.AttestationType = gc.AttestationType
+		cred.AAGUID = gc.Authenticator.AAGUID
+		cred.SignCount = gc.Authenticator.SignCount
+		cred.UserPresent, cred.UserVerified = gc.Flags.UserPresent, gc.Flags.UserVerified
+		cred.BackupEligible, cred.BackupState = gc.Flags.BackupEligible, gc.Flags.BackupState
+		cred.Transports = cleanTransports(nc.Transports)
+		cred.Origin, cred.RPID = origin, cs.opts.RPID
+		if cred.Name == "" {
+			cred.Name = "Passkey"
+		}
+	default:
+		return store.Credential{}, fmt.Errorf("credential kind %q: %w", nc.Kind, ErrUnsupportedKind)
+	}
+	return cred, nil
+}
+
+func (cs *Ceremonies) verifyFido2Attestation(ch store.Challenge, u store.User, nc NewCredential) (*gowebauthn.Credential, string, error) {
+	parsed, err := parseAttestation(nc.CredID, nc.ClientData, nc.AttestationData)
+	if err != nil {
+		return nil, "", err
+	}
+	params := make([]protocol.CredentialParameter, len(PubKeyCredParams))
+	for i, alg := range PubKeyCredParams {
+		params[i] = protocol.CredentialParameter{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.COSEAlgorithmIdentifier(alg)}
+	}
+	session := gowebauthn.SessionData{
+		Challenge:        challengeCandidate(ch.Challenge, parsed.Response.CollectedClientData.Challenge),
+		RelyingPartyID:   cs.opts.RPID,
+		UserID:           []byte(u.UserHandle),
+		UserVerification: protocol.UserVerificationRequirement(cs.opts.UserVerification),
+		CredParams:       params,
+	}
+	gc, err := cs.fido.CreateCredential(fidoUser{user: u}, session, parsed)
+	if err != nil {
+		return nil, "", fmt.Errorf("fido2 attestation: %s: %w", protocolDetail(err), ErrVerification)
+	}
+	return gc, parsed.Response.CollectedClientData.Origin, nil
+}
+
+// cleanTransports keeps only the transports WebAuthn defines.
+func cleanTransports(in []string) []string {
+	out := []string{}
+	for _, t := range in {
+		switch t {
+		case "usb", "nfc", "ble", "smart-card", "hybrid", "internal":
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func hashCode(code string) []byte {
+	sum := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(code))))
+	return sum[:]
+}
