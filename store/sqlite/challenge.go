@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"countersign/store"
+)
+
+// CreateChallenge stores a ceremony challenge; store.ErrConflict when its
+// id is taken.
+func (s *Store) CreateChallenge(ctx context.Context, c store.Challenge) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO challenge (id, purpose, challenge, org_id, user_id, token_id, data, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Purpose, c.Challenge, c.OrgID, c.UserID, c.TokenID, blob(c.Data),
+		millis(c.CreatedAt), millis(c.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create challenge %s: %w", c.ID, mapErr(err))
+	}
+	return nil
+}
+
+// ConsumeChallenge deletes and returns the challenge in one statement, so of
+// concurrent callers (in this process or another) exactly one gets the row.
+// The expiry is checked afterwards on the returned row: an expired
+// challenge is gone all the same and reported as store.ErrNotFound.
+func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) (store.Challenge, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`DELETE FROM challenge WHERE id = ?
+		RETURNING id, purpose, challenge, org_id, user_id, token_id, data, created_at, expires_at`, id)
+	if err != nil {
+		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
+	}
+	defer rows.Close()
+	var (
+		c                store.Challenge
+		created, expires int64
+		found            bool
+	)
+	for rows.Next() {
+		if err := rows.Scan(&c.ID, &c.Purpose, &c.Challenge, &c.OrgID, &c.UserID, &c.TokenID,
+			&c.Data, &created, &expires); err != nil {
+			return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
+		}
+		found = true
+	}
+	// Close (which finishes the statement and so commits the delete) and
+	// Err before trusting the row.
+	if err := rows.Close(); err != nil {
+		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
+	}
+	if !found {
+		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, store.ErrNotFound)
+	}
+	c.CreatedAt = fromMillis(created)
+	c.ExpiresAt = fromMillis(expires)
+	if expires <= millis(now) {
+		return store.Challenge{}, fmt.Errorf("consume challenge %s: expired at %s: %w",
+			id, c.ExpiresAt.Format(time.RFC3339Nano), store.ErrNotFound)
+	}
+	return c, nil
+}

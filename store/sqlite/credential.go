@@ -1,0 +1,121 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"countersign/store"
+)
+
+const credentialColumns = `id, org_id, user_id, kind, cred_id, name, public_key,
+	attestation_type, aaguid, transports, sign_count, user_present, user_verified,
+	backup_eligible, backup_state, origin, rp_id, is_active, created_at,
+	last_login_at, last_sign_at`
+
+func insertCredential(ctx context.Context, db execer, c store.Credential) error {
+	transports, err := encodeList(c.Transports)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx,
+		`INSERT INTO credential (`+credentialColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.OrgID, c.UserID, c.Kind, c.CredID, c.Name, blob(c.PublicKey),
+		c.AttestationType, blob(c.AAGUID), transports, int64(c.SignCount), c.UserPresent, c.UserVerified,
+		c.BackupEligible, c.BackupState, c.Origin, c.RPID, c.IsActive, millis(c.CreatedAt),
+		nullMillis(c.LastLoginAt), nullMillis(c.LastSignAt))
+	return mapErr(err)
+}
+
+func scanCredential(row scanner) (store.Credential, error) {
+	var (
+		c                   store.Credential
+		transports          string
+		signCount, created  int64
+		lastLogin, lastSign sql.NullInt64
+	)
+	if err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.Kind, &c.CredID, &c.Name, &c.PublicKey,
+		&c.AttestationType, &c.AAGUID, &transports, &signCount, &c.UserPresent, &c.UserVerified,
+		&c.BackupEligible, &c.BackupState, &c.Origin, &c.RPID, &c.IsActive, &created,
+		&lastLogin, &lastSign); err != nil {
+		return store.Credential{}, err
+	}
+	list, err := decodeList(transports)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	c.Transports = list
+	c.SignCount = uint32(signCount)
+	c.CreatedAt = fromMillis(created)
+	c.LastLoginAt = fromNullMillis(lastLogin)
+	c.LastSignAt = fromNullMillis(lastSign)
+	return c, nil
+}
+
+// CreateCredential inserts a credential; store.ErrConflict when its CredID
+// (or ID) is already stored.
+func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+	if err := insertCredential(ctx, s.db, c); err != nil {
+		return fmt.Errorf("create credential %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetCredentialByCredID returns the credential with that wire credential id.
+func (s *Store) GetCredentialByCredID(ctx context.Context, credID string) (store.Credential, error) {
+	c, err := scanCredential(s.db.QueryRowContext(ctx,
+		`SELECT `+credentialColumns+` FROM credential WHERE cred_id = ?`, credID))
+	if err != nil {
+		return store.Credential{}, fmt.Errorf("get credential %s: %w", credID, notFound(err))
+	}
+	return c, nil
+}
+
+// ListCredentials returns a user's credentials, oldest first; an empty,
+// non-nil slice when there are none.
+func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Credential, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+credentialColumns+` FROM credential WHERE user_id = ? ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	creds := []store.Credential{}
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+		}
+		creds = append(creds, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+	}
+	return creds, nil
+}
+
+// RecordCredentialUse stores the sign counter, the flags and the login or
+// signature time in one UPDATE.
+func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.CredentialUse) error {
+	var column string
+	switch use.Purpose {
+	case store.UseLogin:
+		column = "last_login_at"
+	case store.UseSign:
+		column = "last_sign_at"
+	default:
+		return fmt.Errorf("record credential use %s: unknown purpose %q", id, use.Purpose)
+	}
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE credential SET sign_count = ?, user_verified = ?, backup_state = ?, `+column+` = ?
+		WHERE id = ?`,
+		int64(use.SignCount), use.UserVerified, use.BackupState, millis(use.At), id)
+	if err == nil {
+		err = mustAffect(res)
+	}
+	if err != nil {
+		return fmt.Errorf("record credential use %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,33 @@
+// Package sqlite is the SQLite backend of store.Store, on the pure-Go driver
+// modernc.org/sqlite (no cgo), with its schema migrated by goose from the SQL
+// files embedded under migrations/.
+//
+// Every connection runs with journal_mode=WAL, synchronous=FULL (a write
+// that returned survives a crash or kill -9), busy_timeout=10000 and
+// foreign_keys=ON, and begins its transactions with BEGIN IMMEDIATE, so
+// several processes (the server and a CLI invocation) can share one file:
+// writers queue on the lock instead of failing on a read-to-write upgrade.
+//
+// Open migrates unless Options.SkipMigrations. When two processes migrate a
+// new file at once, the slower one's migration transaction fails on the
+// tables the other created and rolls back, and Open succeeds because
+// nothing is pending; so a migration must fail rather than repeat when its
+// changes are already there (plain CREATE TABLE, ALTER TABLE). A file
+// migrated by a newer release opens as is.
+//
+// Storage decisions, shared with the PostgreSQL dialect:
+//
+//   - Times are INTEGER unix milliseconds. Writes truncate to the
+//     millisecond; reads return time.Time in UTC.
+//   - String lists (operations, transports) are JSON arrays in TEXT.
+//   - Usernames keep their case in username; username_key holds
+//     strings.ToLower(username) and carries the per-org unique index, so
+//     "Alice" and "alice" collide and either finds the user.
+//   - Single use is one SQL statement: ConsumeChallenge is a DELETE ...
+//     RETURNING, CompleteRegistration a conditional DELETE of the code whose
+//     affected-row count decides, in one transaction with its inserts.
+//   - Unique and primary-key violations become store.ErrConflict.
+//
+// It imports store and the driver; nothing of countersign's imports it but
+// package main (and tests).
+package sqlite

@@ -1,0 +1,49 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// EnsureSecret stores value under name unless a value is there already, and
+// returns the stored value. One statement: the no-op DO UPDATE makes
+// RETURNING yield the existing row on a conflict, so replicas starting
+// together all get the first writer's value.
+func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	var stored []byte
+	err := s.db.QueryRowContext(ctx,
+		`INSERT INTO secret (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = secret.value
+		RETURNING value`, name, blob(value)).Scan(&stored)
+	if err != nil {
+		return nil, fmt.Errorf("ensure secret %s: %w", name, err)
+	}
+	return stored, nil
+}
+
+// DeleteExpired removes the challenges, registration codes and tokens whose
+// expiry is at or before now, in one transaction, and returns how many rows
+// went. Revoked tokens stay until they expire.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, table := range []string{"challenge", "registration_code", "token"} {
+			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, millis(now))
+			if err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete expired: %w", err)
+	}
+	return total, nil
+}

@@ -1,0 +1,301 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	msqlite "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+
+	"countersign/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Options tunes Open.
+type Options struct {
+	// SkipMigrations opens the file without migrating its schema, for a
+	// deployment that migrates in a separate step.
+	SkipMigrations bool
+}
+
+// Store is the SQLite implementation of store.Store. It is safe for
+// concurrent use.
+type Store struct {
+	db *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// maxOpenConns bounds the pool: SQLite has one writer at a time, so more
+// connections only add waiting inside SQLite's busy handler instead of in
+// the pool's queue.
+const maxOpenConns = 8
+
+// Open opens (creating it and its parent directory if missing) the SQLite
+// database at path and, unless opts.SkipMigrations, migrates it to the
+// newest embedded schema.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, "file:") {
+		// The driver reads everything after '?' as its parameters, and a
+		// "file:" name as a URI.
+		return nil, fmt.Errorf("open sqlite: path %q must be a plain file name without '?'", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := enableWAL(ctx, path); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxOpenConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if !opts.SkipMigrations {
+		if err := migrate(ctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+	}
+	return &Store{db: db}, nil
+}
+
+// dsn is path with the driver parameters every connection opens with. The
+// driver runs busy_timeout first, then the other pragmas.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on a
+	// power loss, and an acknowledged registration or revocation must stay.
+	q.Add("_pragma", "synchronous(FULL)")
+	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
+	// has to upgrade a read lock (which fails with SQLITE_BUSY at once
+	// instead of waiting for busy_timeout).
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode()
+}
+
+// walWait bounds how long enableWAL keeps retrying, like busy_timeout.
+const walWait = 10 * time.Second
+
+// enableWAL switches the file to WAL before the pool opens. The switch needs
+// an exclusive lock, and SQLite reports SQLITE_BUSY at once, without calling
+// its busy handler, when another connection holds any lock, as happens when
+// two processes open a new file together; so it is retried here. The mode
+// is stored in the file: afterwards every connection's journal_mode(WAL) in
+// the DSN is a no-op that cannot fail that way.
+func enableWAL(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("enable wal: %w", err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(walWait)
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("enable wal: journal mode is still %s", mode)
+		case !isBusy(err) || time.Now().After(deadline):
+			return fmt.Errorf("enable wal: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("enable wal: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY (any extended variant).
+func isBusy(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_BUSY
+}
+
+// migrate applies the embedded migrations that the database lacks.
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		// Another process opening the same new file may have applied the
+		// migration between our version check and our transaction; ours
+		// then fails and rolls back. What counts is that none is pending.
+		if pending, perr := p.HasPending(ctx); perr == nil && !pending {
+			return nil
+		}
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func newProvider(db *sql.DB) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+}
+
+// MigrationVersions returns the versions of the embedded migrations in
+// ascending order. Every dialect must list the same versions.
+func MigrationVersions() ([]int64, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	versions := make([]int64, 0, len(names))
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return nil, fmt.Errorf("list migrations: %s: %w", name, err)
+		}
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	return versions, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close sqlite: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in one BEGIN IMMEDIATE transaction and commits it when fn
+// returns nil. fn must use only tx: a second connection would wait for the
+// lock this transaction holds.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// execer is what *sql.DB and *sql.Tx share.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// mapErr turns unique and primary-key violations into store.ErrConflict,
+// keeping the driver's message beside it.
+func mapErr(err error) error {
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlitelib.SQLITE_CONSTRAINT_UNIQUE, sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", store.ErrConflict, se.Error())
+		}
+	}
+	return err
+}
+
+// notFound maps sql.ErrNoRows to store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// mustAffect returns store.ErrNotFound when res changed no row.
+func mustAffect(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// Times are stored as unix milliseconds: writes truncate, reads are UTC.
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func nullMillis(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+func fromNullMillis(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMillis(n.Int64)
+	return &t
+}
+
+// blob stores nil as an empty BLOB, for NOT NULL columns.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// usernameKey is the case-folded username the unique index and lookups use.
+func usernameKey(username string) string { return strings.ToLower(username) }
+
+// encodeList stores a string list as a JSON array; nil becomes "[]".
+func encodeList(list []string) (string, error) {
+	if list == nil {
+		list = []string{}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// decodeList reads a JSON array back; it returns an empty, non-nil slice
+// for "[]".
+func decodeList(s string) ([]string, error) {
+	list := []string{}
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return nil, fmt.Errorf("decode list %q: %w", s, err)
+	}
+	return list, nil
+}
