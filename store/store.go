@@ -13,6 +13,12 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique constraint would be violated.
 	ErrConflict = errors.New("conflict")
+	// ErrActionUsed: the user action authorising a change was already used,
+	// has expired or does not exist; the change was not made.
+	ErrActionUsed = errors.New("user action already used or expired")
+	// ErrLastCredential: the change would leave a user without an active
+	// credential.
+	ErrLastCredential = errors.New("last active credential")
 )
 
 // Store is the whole persistence contract. Every method takes ctx first,
@@ -80,8 +86,37 @@ type Store interface {
 	// and returns the stored value: replicas starting together agree on one.
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 
-	// DeleteExpired removes challenges, registration codes and tokens that
-	// expired before now and returns how many rows went.
+	// GetCredential returns a credential by its id (cr-…).
+	GetCredential(ctx context.Context, id string) (Credential, error)
+
+	// CreateUserAction stores a verified user action, redeemable once.
+	CreateUserAction(ctx context.Context, a UserAction) error
+	// GetUserAction returns a user action, used or not.
+	GetUserAction(ctx context.Context, id string) (UserAction, error)
+
+	// The signed changes below are each one transaction with the
+	// consumption of the user action that authorises them (s.ActionID must be
+	// unused and unexpired at s.Now, else ErrActionUsed) and the insertion of
+	// s.Audit: all three happen or none does.
+
+	// CreateCredentialSigned adds a credential (ErrConflict on a known CredID).
+	CreateCredentialSigned(ctx context.Context, s Signed, c Credential) error
+	// SetCredentialActive activates or deactivates a credential of userID
+	// (ErrNotFound if it is not theirs). Deactivating the user's last active
+	// credential gives ErrLastCredential.
+	SetCredentialActive(ctx context.Context, s Signed, userID, credentialID string, active bool) error
+	// RenameCredential renames a credential of userID (ErrNotFound if it is
+	// not theirs).
+	RenameCredential(ctx context.Context, s Signed, userID, credentialID, name string) error
+
+	// ListAuditEntries returns the audit entries of an organisation within
+	// [q.Start, q.End), optionally of one user, oldest first, at most q.Limit.
+	ListAuditEntries(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// GetAuditEntry returns one audit entry of an organisation.
+	GetAuditEntry(ctx context.Context, orgID, id string) (AuditEntry, error)
+
+	// DeleteExpired removes challenges, registration codes, tokens and user
+	// actions that expired before now and returns how many rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
@@ -245,4 +280,62 @@ type AssignmentInfo struct {
 	PermissionID   string
 	PermissionName string
 	Operations     []string
+}
+
+// UserAction is a verified signature of one exact request (method, path,
+// payload) by one identity, exchanged for a one-time token: its ID.
+type UserAction struct {
+	ID                string
+	OrgID             string
+	UserID            string
+	IdentityID        string // the user id, or the token id for a PAT
+	TokenID           string // the bearer token the action was signed under
+	CredentialID      string // cr-… that signed
+	Method            string
+	Path              string // without query string
+	Payload           []byte
+	ClientData        []byte
+	AuthenticatorData []byte
+	Signature         []byte
+	CreatedAt         time.Time
+	ExpiresAt         time.Time
+	UsedAt            *time.Time
+}
+
+// AuditEntry records one executed signed action with its signature, so
+// anyone can later check who approved what.
+type AuditEntry struct {
+	ID                  string // uj-…
+	OrgID               string
+	UserID              string
+	Username            string
+	ActionID            string
+	CredentialID        string
+	CredentialKind      string
+	CredentialPublicKey string
+	Method              string
+	Path                string
+	Payload             []byte
+	ClientData          []byte
+	AuthenticatorData   []byte
+	Signature           []byte
+	Summary             string
+	CreatedAt           time.Time
+}
+
+// Signed is what authorises a signed change: the user action consumed with
+// it, the time, and the audit entry written with it.
+type Signed struct {
+	ActionID string
+	Now      time.Time
+	Audit    AuditEntry
+}
+
+// AuditQuery selects audit entries.
+type AuditQuery struct {
+	OrgID  string
+	UserID string // optional
+	Start  time.Time
+	End    time.Time
+	Limit  int
 }

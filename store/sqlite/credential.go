@@ -72,11 +72,21 @@ func (s *Store) GetCredentialByCredID(ctx context.Context, credID string) (store
 	return c, nil
 }
 
+// GetCredential returns the credential with that id (cr-…).
+func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential, error) {
+	c, err := scanCredential(s.db.QueryRowContext(ctx,
+		`SELECT `+credentialColumns+` FROM credential WHERE id = ?`, id))
+	if err != nil {
+		return store.Credential{}, fmt.Errorf("get credential %s: %w", id, notFound(err))
+	}
+	return c, nil
+}
+
 // ListCredentials returns a user's credentials, oldest first; an empty,
 // non-nil slice when there are none.
 func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Credential, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+credentialColumns+` FROM credential WHERE user_id = ? ORDER BY created_at, id`, userID)
+		`SELECT `+credentialColumns+` FROM credential WHERE user_id = ? ORDER BY created_at, rowid`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
 	}
@@ -116,6 +126,88 @@ func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.Cr
 	}
 	if err != nil {
 		return fmt.Errorf("record credential use %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateCredentialSigned inserts a credential in one transaction with the
+// use of the authorising user action and the audit entry (see inSigned);
+// store.ErrConflict when its CredID (or ID) is already stored.
+func (s *Store) CreateCredentialSigned(ctx context.Context, sg store.Signed, c store.Credential) error {
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		if err := insertCredential(ctx, tx, c); err != nil {
+			return fmt.Errorf("insert credential: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create credential %s signed: %w", c.ID, err)
+	}
+	return nil
+}
+
+// SetCredentialActive activates or deactivates a credential of userID in
+// one transaction with the use of the authorising user action and the
+// audit entry (see inSigned). store.ErrNotFound when the credential is not
+// userID's; store.ErrLastCredential when deactivating it would leave
+// userID without an active credential.
+//
+// The last-active check counts the user's other active credentials inside
+// the transaction. BEGIN IMMEDIATE serialises it with every other write, so
+// two concurrent deactivations of a user's last two credentials cannot
+// both see the other one still active. The rule is checked whenever
+// active is false, also when the credential is already inactive.
+func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID, credentialID string, active bool) error {
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE credential SET is_active = ? WHERE id = ? AND user_id = ?`, active, credentialID, userID)
+		if err == nil {
+			err = mustAffect(res)
+		}
+		if err != nil {
+			return fmt.Errorf("update credential: %w", err)
+		}
+		if active {
+			return nil
+		}
+		var others int64
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM credential WHERE user_id = ? AND is_active = 1 AND id <> ?`,
+			userID, credentialID).Scan(&others); err != nil {
+			return fmt.Errorf("count active credentials: %w", err)
+		}
+		if others == 0 {
+			return store.ErrLastCredential
+		}
+		return nil
+	})
+	if err != nil {
+		verb := "deactivate"
+		if active {
+			verb = "activate"
+		}
+		return fmt.Errorf("%s credential %s of %s: %w", verb, credentialID, userID, err)
+	}
+	return nil
+}
+
+// RenameCredential renames a credential of userID in one transaction with
+// the use of the authorising user action and the audit entry (see
+// inSigned); store.ErrNotFound when the credential is not userID's.
+func (s *Store) RenameCredential(ctx context.Context, sg store.Signed, userID, credentialID, name string) error {
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE credential SET name = ? WHERE id = ? AND user_id = ?`, name, credentialID, userID)
+		if err == nil {
+			err = mustAffect(res)
+		}
+		if err != nil {
+			return fmt.Errorf("update credential: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rename credential %s of %s: %w", credentialID, userID, err)
 	}
 	return nil
 }

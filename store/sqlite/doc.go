@@ -26,6 +26,12 @@
 //   - Single use is one SQL statement: ConsumeChallenge is a DELETE ...
 //     RETURNING, CompleteRegistration a conditional DELETE of the code whose
 //     affected-row count decides, in one transaction with its inserts.
+//   - A signed change (CreateCredentialSigned, SetCredentialActive,
+//     RenameCredential) is one transaction: a conditional UPDATE sets the
+//     user action's used_at (no row affected: store.ErrActionUsed), then the
+//     change, then the audit entry. Any error rolls back all three, so a
+//     failed change leaves its action unused. User actions are kept once
+//     used, until DeleteExpired sweeps them; audit entries are kept forever.
 //   - Unique and primary-key violations become store.ErrConflict.
 //
 // It imports store and the driver; nothing of countersign's imports it but

@@ -69,6 +69,26 @@ var credentialTests = []test{
 		_, err := s.GetCredentialByCredID(t.Context(), "cred-unknown")
 		wantErr(t, "GetCredentialByCredID", err, store.ErrNotFound)
 	}},
+	{"a credential is found by its id", func(t *testing.T, s store.Store) {
+		_, u := seed(t, s)
+		c := newCredential("cr-1", u, "cred-1")
+		c.LastSignAt = ptr(at(time.Minute))
+		mustCreateCredential(t, s, c)
+		mustCreateCredential(t, s, newCredential("cr-2", u, "cred-2"))
+
+		got, err := s.GetCredential(t.Context(), c.ID)
+		must(t, "GetCredential", err)
+		equal(t, "credential", got, c)
+	}},
+	{"get credential of an unknown id is not found", func(t *testing.T, s store.Store) {
+		_, u := seed(t, s)
+		mustCreateCredential(t, s, newCredential("cr-1", u, "cred-1"))
+		_, err := s.GetCredential(t.Context(), "cr-unknown")
+		wantErr(t, "GetCredential", err, store.ErrNotFound)
+		// The wire credId is not the id.
+		_, err = s.GetCredential(t.Context(), "cred-1")
+		wantErr(t, "GetCredential by credId", err, store.ErrNotFound)
+	}},
 	{"list credentials is empty and not nil for a user without any", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
 		creds, err := s.ListCredentials(t.Context(), u.ID)

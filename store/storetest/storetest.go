@@ -27,6 +27,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		credentialTests,
 		challengeTests,
 		tokenTests,
+		userActionTests,
+		signedChangeTests,
+		signedTests,
+		auditTests,
 		assignmentTests,
 		secretTests,
 		timeTests,
@@ -181,6 +185,71 @@ func mustCreateToken(t *testing.T, s store.Store, tk store.Token) {
 	if err := s.CreateToken(t.Context(), tk); err != nil {
 		t.Fatalf("CreateToken(%s): %v", tk.ID, err)
 	}
+}
+
+// newUserAction is a user action of u, signed with u's credential cr-1,
+// with every field set to something distinguishable. It expires five
+// minutes after t0.
+func newUserAction(id string, u store.User) store.UserAction {
+	return store.UserAction{
+		ID:                id,
+		OrgID:             u.OrgID,
+		UserID:            u.ID,
+		IdentityID:        u.ID,
+		TokenID:           "tk-" + id,
+		CredentialID:      "cr-1",
+		Method:            "PUT",
+		Path:              "/auth/credentials/activate",
+		Payload:           []byte(`{"credentialUuid":"cr-2"}`),
+		ClientData:        []byte(`{"type":"webauthn.get","challenge":"Y2gtMQ"}`),
+		AuthenticatorData: []byte{0x49, 0x96, 0x0d, 0xe5, 0x88, 0x0e, 0x8c, 0x68, 0x05, 0x00, 0xff},
+		Signature:         []byte{0x30, 0x45, 0x02, 0x21, 0x00, 0xff, 0x7f},
+		CreatedAt:         t0,
+		ExpiresAt:         at(5 * time.Minute),
+	}
+}
+
+func mustCreateUserAction(t *testing.T, s store.Store, a store.UserAction) {
+	t.Helper()
+	if err := s.CreateUserAction(t.Context(), a); err != nil {
+		t.Fatalf("CreateUserAction(%s): %v", a.ID, err)
+	}
+}
+
+// signedWith is what authorises a change with action a of user u at now:
+// its audit entry id is auditID, and every field of the entry is set.
+func signedWith(a store.UserAction, u store.User, auditID string, now time.Time) store.Signed {
+	return store.Signed{
+		ActionID: a.ID,
+		Now:      now,
+		Audit: store.AuditEntry{
+			ID:                  auditID,
+			OrgID:               a.OrgID,
+			UserID:              a.UserID,
+			Username:            u.Username,
+			ActionID:            a.ID,
+			CredentialID:        a.CredentialID,
+			CredentialKind:      store.CredentialFido2,
+			CredentialPublicKey: "pQECAyYgASFYIA",
+			Method:              a.Method,
+			Path:                a.Path,
+			Payload:             a.Payload,
+			ClientData:          a.ClientData,
+			AuthenticatorData:   a.AuthenticatorData,
+			Signature:           a.Signature,
+			Summary:             "Change of " + auditID + ".",
+			CreatedAt:           now,
+		},
+	}
+}
+
+// allAudit lists every audit entry of an org the suite can have written.
+func allAudit(t *testing.T, s store.Store, orgID string) []store.AuditEntry {
+	t.Helper()
+	entries, err := s.ListAuditEntries(t.Context(),
+		store.AuditQuery{OrgID: orgID, Start: at(-24 * time.Hour), End: at(24 * time.Hour), Limit: 1000})
+	must(t, "ListAuditEntries", err)
+	return entries
 }
 
 // must stops the test when a call that sets up the behaviour fails.

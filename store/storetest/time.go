@@ -76,6 +76,31 @@ var timeTests = []test{
 		wantInstant(t, "challenge CreatedAt", gotCh.CreatedAt, ch.CreatedAt)
 		wantInstant(t, "challenge ExpiresAt", gotCh.ExpiresAt, ch.ExpiresAt)
 	}},
+	{"user action and audit times in another zone come back in UTC, truncated at most to the millisecond", func(t *testing.T, s store.Store) {
+		zone := time.FixedZone("UTC-03:00", -3*3600)
+		local := func(d time.Duration) time.Time {
+			return time.Date(2030, time.March, 14, 12, 9, 26, 123_456_789, zone).Add(d)
+		}
+		_, u := seed(t, s)
+		mustCreateCredential(t, s, newCredential("cr-1", u, "cred-1"))
+		a := newUserAction("ua-1", u)
+		a.CreatedAt, a.ExpiresAt = local(0), local(5*time.Minute)
+		mustCreateUserAction(t, s, a)
+		sg := signedWith(a, u, "uj-1", local(time.Minute))
+		must(t, "RenameCredential", s.RenameCredential(t.Context(), sg, u.ID, "cr-1", "renamed"))
+
+		gotAction, err := s.GetUserAction(t.Context(), a.ID)
+		must(t, "GetUserAction", err)
+		wantInstant(t, "user action CreatedAt", gotAction.CreatedAt, a.CreatedAt)
+		wantInstant(t, "user action ExpiresAt", gotAction.ExpiresAt, a.ExpiresAt)
+		if gotAction.UsedAt == nil {
+			t.Fatalf("user action UsedAt: got nil, want %s", sg.Now)
+		}
+		wantInstant(t, "user action UsedAt", *gotAction.UsedAt, sg.Now)
+		entry, err := s.GetAuditEntry(t.Context(), u.OrgID, sg.Audit.ID)
+		must(t, "GetAuditEntry", err)
+		wantInstant(t, "audit entry CreatedAt", entry.CreatedAt, sg.Audit.CreatedAt)
+	}},
 }
 
 var expiryTests = []test{
@@ -119,5 +144,46 @@ var expiryTests = []test{
 		n, err = s.DeleteExpired(t.Context(), now)
 		must(t, "second DeleteExpired", err)
 		equal(t, "rows deleted by the second sweep", n, 0)
+	}},
+	{"delete expired removes expired user actions, used or not, and keeps audit entries", func(t *testing.T, s store.Store) {
+		u, _, _ := signedFixture(t, s) // ua-1 expires at t0+5m; us-1's code at t0+1h
+		actions := map[string]store.UserAction{}
+		for _, id := range []string{"ua-old-unused", "ua-old-used", "ua-live-unused", "ua-live-used"} {
+			a := newUserAction(id, u)
+			if id == "ua-live-unused" || id == "ua-live-used" {
+				a.ExpiresAt = at(time.Hour)
+			}
+			mustCreateUserAction(t, s, a)
+			actions[id] = a
+		}
+		var entries []store.AuditEntry
+		for i, id := range []string{"ua-old-used", "ua-live-used"} {
+			sg := signedWith(actions[id], u, "uj-"+id, at(time.Duration(i)*time.Second))
+			must(t, "RenameCredential with "+id, s.RenameCredential(t.Context(), sg, u.ID, "cr-1", id))
+			entries = append(entries, sg.Audit)
+		}
+
+		// After the old actions (and ua-1) expired, before the code does.
+		now := at(30 * time.Minute)
+		n, err := s.DeleteExpired(t.Context(), now)
+		must(t, "DeleteExpired", err)
+		equal(t, "rows deleted", n, 3)
+
+		for _, id := range []string{"ua-1", "ua-old-unused", "ua-old-used"} {
+			_, err := s.GetUserAction(t.Context(), id)
+			wantErr(t, "GetUserAction of the expired "+id, err, store.ErrNotFound)
+		}
+		for _, id := range []string{"ua-live-unused", "ua-live-used"} {
+			_, err := s.GetUserAction(t.Context(), id)
+			must(t, "GetUserAction of the live "+id, err)
+		}
+		equal(t, "audit entries", allAudit(t, s, u.OrgID), entries)
+		_, err = s.GetRegistrationCode(t.Context(), u.ID)
+		must(t, "GetRegistrationCode of the live code", err)
+
+		n, err = s.DeleteExpired(t.Context(), at(24*time.Hour))
+		must(t, "DeleteExpired a day later", err)
+		equal(t, "rows deleted a day later", n, 3) // the code and both live actions
+		equal(t, "audit entries a day later", allAudit(t, s, u.OrgID), entries)
 	}},
 }
