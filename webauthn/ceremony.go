@@ -31,6 +31,9 @@ type Store interface {
 	RecordCredentialUse(ctx context.Context, id string, use store.CredentialUse) error
 	CreateChallenge(ctx context.Context, c store.Challenge) error
 	ConsumeChallenge(ctx context.Context, id string, now time.Time) (store.Challenge, error)
+	GetCredential(ctx context.Context, id string) (store.Credential, error)
+	CreateUserAction(ctx context.Context, a store.UserAction) error
+	GetUserAction(ctx context.Context, id string) (store.UserAction, error)
 }
 
 // Options configure the ceremonies. RP id, name and origins come from
@@ -40,6 +43,7 @@ type Options struct {
 	RPName           string
 	Origins          []string      // exact allow-list, e.g. http://localhost:8080
 	ChallengeTTL     time.Duration // default 5 min
+	ActionTTL        time.Duration // lifetime of a user-action token, default 5 min
 	CodeTTL          time.Duration // registration code lifetime, default 24 h
 	UserVerification string        // "required" (default), "preferred" or "discouraged"
 	DecoyKey         []byte        // keys the decoy credential ids of unknown users
@@ -58,6 +62,9 @@ type Ceremonies struct {
 func New(st Store, opts Options) (*Ceremonies, error) {
 	if opts.ChallengeTTL == 0 {
 		opts.ChallengeTTL = 5 * time.Minute
+	}
+	if opts.ActionTTL == 0 {
+		opts.ActionTTL = 5 * time.Minute
 	}
 	if opts.CodeTTL == 0 {
 		opts.CodeTTL = 24 * time.Hour

@@ -10,3 +10,6 @@ var (
 	// ErrActionMismatch: a user-action token does not match the request it is used on.
 	ErrActionMismatch = errors.New("user action does not match the request")
 )
+
+// ErrActionInvalid: the user-action token is missing, unknown or expired.
+var ErrActionInvalid = errors.New("user action signature is missing or invalid")

@@ -106,15 +106,9 @@ func (cs *Ceremonies) loginCandidate(ctx context.Context, orgID, username string
 	if !u.IsActive || !u.IsRegistered {
 		return store.User{}, nil, nil
 	}
-	all, err := cs.store.ListCredentials(ctx, u.ID)
+	active, err := cs.activeCredentials(ctx, u.ID)
 	if err != nil {
-		return store.User{}, nil, fmt.Errorf("list credentials of %s: %w", u.ID, err)
-	}
-	active := all[:0]
-	for _, c := range all {
-		if c.IsActive {
-			active = append(active, c)
-		}
+		return store.User{}, nil, err
 	}
 	return u, active, nil
 }

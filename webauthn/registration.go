@@ -212,3 +212,13 @@ func hashCode(code string) []byte {
 	sum := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(code))))
 	return sum[:]
 }
+
+// CheckInvitation tells whether an invitation link can still be used,
+// without starting a ceremony. Every refusal is ErrInvitation.
+func (cs *Ceremonies) CheckInvitation(ctx context.Context, orgID, username, code string) error {
+	if orgID == "" || username == "" || code == "" {
+		return fmt.Errorf("incomplete invitation link: %w", ErrInvitation)
+	}
+	_, _, err := cs.checkInvitation(ctx, orgID, username, code)
+	return err
+}

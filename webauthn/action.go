@@ -1,0 +1,193 @@
+package webauthn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"countersign/store"
+)
+
+// Identity is who makes a request: a user through a login token, or (later)
+// a machine identity through its access token.
+type Identity struct {
+	OrgID   string
+	UserID  string
+	TokenID string // the bearer token's id
+	ID      string // what user actions are bound to: the user id, or the token id of a PAT
+}
+
+// ActionRequest is the exact request a user action will authorise (spec
+// §4.2 /auth/action/init).
+type ActionRequest struct {
+	Method  string
+	Path    string
+	Payload string
+}
+
+// actionData is what an action challenge remembers.
+type actionData struct {
+	Identity string   `json:"identity"`
+	Method   string   `json:"method"`
+	Path     string   `json:"path"`
+	Payload  string   `json:"payload"`
+	Allowed  []string `json:"allowed"`
+}
+
+// ActionPath is the form a path is signed and compared in: still encoded,
+// without query string (a query never changes what a mutating route does;
+// the SDK signs url.pathname).
+func ActionPath(p string) string {
+	p, _, _ = strings.Cut(p, "?")
+	p, _, _ = strings.Cut(p, "#")
+	return p
+}
+
+func (r ActionRequest) validate() error {
+	switch r.Method {
+	case "GET", "POST", "PUT", "PATCH", "DELETE":
+	default:
+		return fmt.Errorf("userActionHttpMethod %q is not GET, POST, PUT, PATCH or DELETE: %w", r.Method, ErrInvalidInput)
+	}
+	if !strings.HasPrefix(r.Path, "/") || len(r.Path) > 2048 {
+		return fmt.Errorf("userActionHttpPath must start with / and be at most 2048 characters: %w", ErrInvalidInput)
+	}
+	return nil
+}
+
+// BeginAction stores a challenge bound to one identity and one exact request.
+// The challenge is random, never derived from the request; the request is
+// kept beside it and compared again when the action token is used.
+func (cs *Ceremonies) BeginAction(ctx context.Context, id Identity, req ActionRequest) (LoginChallenge, error) {
+	req.Method = strings.ToUpper(req.Method)
+	if err := req.validate(); err != nil {
+		return LoginChallenge{}, err
+	}
+	creds, err := cs.activeCredentials(ctx, id.UserID)
+	if err != nil {
+		return LoginChallenge{}, err
+	}
+	now := cs.opts.Now().UTC()
+	ch := store.Challenge{
+		ID: store.NewID("ch"), Purpose: store.PurposeAction, Challenge: newChallenge(),
+		OrgID: id.OrgID, UserID: id.UserID, TokenID: id.TokenID, CreatedAt: now, ExpiresAt: now.Add(cs.opts.ChallengeTTL),
+	}
+	data := actionData{Identity: id.ID, Method: req.Method, Path: ActionPath(req.Path), Payload: req.Payload}
+	lc := LoginChallenge{ID: ch.ID, Challenge: ch.Challenge, Fido2: []AllowedCredential{}, Keys: []AllowedCredential{}, ExpiresAt: ch.ExpiresAt}
+	for _, c := range creds {
+		data.Allowed = append(data.Allowed, c.CredID)
+		ac := AllowedCredential{CredID: c.CredID, Transports: c.Transports}
+		if c.Kind == store.CredentialKey {
+			lc.Keys = append(lc.Keys, ac)
+		} else {
+			lc.Fido2 = append(lc.Fido2, ac)
+		}
+	}
+	if ch.Data, err = json.Marshal(data); err != nil {
+		return LoginChallenge{}, fmt.Errorf("encode action data: %w", err)
+	}
+	if err := cs.store.CreateChallenge(ctx, ch); err != nil {
+		return LoginChallenge{}, fmt.Errorf("store action challenge: %w", err)
+	}
+	return lc, nil
+}
+
+func (cs *Ceremonies) activeCredentials(ctx context.Context, userID string) ([]store.Credential, error) {
+	all, err := cs.store.ListCredentials(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+	}
+	active := all[:0]
+	for _, c := range all {
+		if c.IsActive {
+			active = append(active, c)
+		}
+	}
+	return active, nil
+}
+
+// FinishAction burns the action challenge, checks it was begun by the same
+// identity, verifies the assertion exactly as login does, and stores a
+// one-time user action bound to the identity and the request.
+func (cs *Ceremonies) FinishAction(ctx context.Context, id Identity, challengeID string, a Assertion) (store.UserAction, error) {
+	ch, err := cs.consume(ctx, challengeID, store.PurposeAction)
+	if err != nil {
+		return store.UserAction{}, err
+	}
+	var data actionData
+	if err := json.Unmarshal(ch.Data, &data); err != nil {
+		return store.UserAction{}, fmt.Errorf("decode action data: %w", err)
+	}
+	if data.Identity != id.ID || ch.OrgID != id.OrgID {
+		return store.UserAction{}, fmt.Errorf("action challenge %s was begun by %s, finished by %s: %w", ch.ID, data.Identity, id.ID, ErrChallenge)
+	}
+	cred, err := cs.credentialFor(ctx, a)
+	if err != nil {
+		return store.UserAction{}, err
+	}
+	if cred.UserID != id.UserID || !slices.Contains(data.Allowed, cred.CredID) {
+		return store.UserAction{}, fmt.Errorf("credential %s was not offered to %s: %w", cred.ID, id.ID, ErrVerification)
+	}
+	u, err := cs.store.GetUser(ctx, id.UserID)
+	if err != nil {
+		return store.UserAction{}, fmt.Errorf("load user %s: %w", id.UserID, err)
+	}
+	use, err := cs.verifyAssertion(ch, u, cred, a)
+	if err != nil {
+		return store.UserAction{}, err
+	}
+	use.Purpose = store.UseSign
+	if err := cs.store.RecordCredentialUse(ctx, cred.ID, use); err != nil {
+		return store.UserAction{}, fmt.Errorf("record use of %s: %w", cred.ID, err)
+	}
+	now := cs.opts.Now().UTC()
+	ua := store.UserAction{
+		ID: store.NewID("ua"), OrgID: id.OrgID, UserID: id.UserID, IdentityID: id.ID, TokenID: id.TokenID,
+		CredentialID: cred.ID, Method: data.Method, Path: data.Path, Payload: []byte(data.Payload),
+		ClientData: a.ClientData, AuthenticatorData: a.AuthenticatorData, Signature: a.Signature,
+		CreatedAt: now, ExpiresAt: now.Add(cs.opts.ActionTTL),
+	}
+	if err := cs.store.CreateUserAction(ctx, ua); err != nil {
+		return store.UserAction{}, fmt.Errorf("store user action: %w", err)
+	}
+	return ua, nil
+}
+
+// CheckAction tells whether a user-action token authorises this request: it
+// must exist, be unused and unexpired, belong to the same identity, and name
+// the same method, path (still encoded, query stripped) and body. It does
+// not consume the token: the store does, in the transaction of the change.
+func (cs *Ceremonies) CheckAction(ctx context.Context, id Identity, actionID, method, path string, body []byte) (store.UserAction, store.Credential, error) {
+	ua, err := cs.store.GetUserAction(ctx, actionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("unknown user action: %w", ErrActionInvalid)
+	}
+	if err != nil {
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("load user action: %w", err)
+	}
+	switch {
+	case ua.UsedAt != nil:
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s: %w", ua.ID, store.ErrActionUsed)
+	case !cs.opts.Now().Before(ua.ExpiresAt):
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s expired: %w", ua.ID, ErrActionInvalid)
+	case ua.IdentityID != id.ID || ua.OrgID != id.OrgID:
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s of %s used by %s: %w", ua.ID, ua.IdentityID, id.ID, ErrActionMismatch)
+	case ua.Method != method:
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s signed %s, request is %s: %w", ua.ID, ua.Method, method, ErrActionMismatch)
+	case ua.Path != ActionPath(path):
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s signed path %q, request is %q: %w", ua.ID, ua.Path, path, ErrActionMismatch)
+	case !PayloadEqual(ua.Payload, body):
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s signed another body: %w", ua.ID, ErrActionMismatch)
+	}
+	cred, err := cs.store.GetCredential(ctx, ua.CredentialID)
+	if err != nil {
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("load credential %s: %w", ua.CredentialID, err)
+	}
+	if !cred.IsActive {
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("credential %s was deactivated after signing: %w", cred.ID, ErrActionInvalid)
+	}
+	return ua, cred, nil
+}
