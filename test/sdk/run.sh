@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run.sh runs the official @dfns/sdk against a fresh countersign server:
-# build the binary, start it on a free loopback port with an empty data dir,
-# invite a user, then run the node:test suite in test/sdk/ with
+# build the binary, invite a user into an empty data dir (the first user is
+# the organisation's owner, holding every permission, e.g. Auth:Logs:Read for
+# the audit log), start the server on a free loopback port, then run the
+# node:test suite in test/sdk/ with
 #   COUNTERSIGN_URL, COUNTERSIGN_ORG_ID, COUNTERSIGN_USERNAME,
 #   COUNTERSIGN_REGISTRATION_CODE
 # The server is always stopped and its data dir removed; its log is printed
@@ -61,6 +63,27 @@ url="http://127.0.0.1:$port"
 # SDK itself sends no Origin and talks to 127.0.0.1 (localhost may resolve to ::1).
 origin="http://localhost:$port"
 
+# Invite before the server first starts: on an empty store the first invited
+# user becomes the owner (otherwise "serve" creates an owner named "admin" and
+# the test user would hold no permission at all).
+# The invitation: one JSON line {orgId, userId, username, registrationCode, registrationUrl}.
+invite="$("$BIN" invite --data-dir "$data" --origin "$origin" --json "$USERNAME")"
+field() {
+	# shellcheck disable=SC2016 # JavaScript: its ${} is not for the shell
+	node -e '
+		const [line, key] = process.argv.slice(1);
+		const v = JSON.parse(line.trim().split("\n").pop())[key];
+		if (typeof v !== "string" || v === "") {
+			console.error(`invite --json printed no ${key}: ${line}`);
+			process.exit(1);
+		}
+		process.stdout.write(v);
+	' "$invite" "$1"
+}
+COUNTERSIGN_ORG_ID="$(field orgId)"
+COUNTERSIGN_USERNAME="$(field username)"
+COUNTERSIGN_REGISTRATION_CODE="$(field registrationCode)"
+
 log "starting countersign on $url"
 "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --origin "$origin" >"$server_log" 2>&1 &
 pid=$!
@@ -85,24 +108,7 @@ node -e '
 	})();
 ' "$url/healthz" "$pid"
 
-# The invitation: one JSON line {orgId, userId, username, registrationCode, registrationUrl}.
-invite="$("$BIN" invite --data-dir "$data" --origin "$origin" --json "$USERNAME")"
-field() {
-	# shellcheck disable=SC2016 # JavaScript: its ${} is not for the shell
-	node -e '
-		const [line, key] = process.argv.slice(1);
-		const v = JSON.parse(line.trim().split("\n").pop())[key];
-		if (typeof v !== "string" || v === "") {
-			console.error(`invite --json printed no ${key}: ${line}`);
-			process.exit(1);
-		}
-		process.stdout.write(v);
-	' "$invite" "$1"
-}
 COUNTERSIGN_URL="$url"
-COUNTERSIGN_ORG_ID="$(field orgId)"
-COUNTERSIGN_USERNAME="$(field username)"
-COUNTERSIGN_REGISTRATION_CODE="$(field registrationCode)"
 export COUNTERSIGN_URL COUNTERSIGN_ORG_ID COUNTERSIGN_USERNAME COUNTERSIGN_REGISTRATION_CODE
 
 log "running the SDK tests as $COUNTERSIGN_USERNAME in $COUNTERSIGN_ORG_ID"
