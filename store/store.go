@@ -19,6 +19,9 @@ var (
 	// ErrLastCredential: the change would leave a user without an active
 	// credential.
 	ErrLastCredential = errors.New("last active credential")
+	// ErrImmutable: the permission or assignment is built in and cannot be
+	// changed or revoked.
+	ErrImmutable = errors.New("immutable")
 )
 
 // Store is the whole persistence contract. Every method takes ctx first,
@@ -115,6 +118,61 @@ type Store interface {
 	// GetAuditEntry returns one audit entry of an organisation.
 	GetAuditEntry(ctx context.Context, orgID, id string) (AuditEntry, error)
 
+	// Machine identities, users and permissions (spec §4.4-§4.6, §4.9).
+	// Every Signed method follows the rule above: the change, the consumed
+	// user action and the audit entry are one transaction.
+
+	// CreateAccessTokenSigned creates a personal access token: its token
+	// row (kind t.Kind, for bearer verification), its access_token metadata,
+	// its Key credential (cred.TokenID == t.ID) and, when a is set, the
+	// assignment of a permission to the token (a.IdentityID == t.ID).
+	CreateAccessTokenSigned(ctx context.Context, s Signed, t AccessToken, cred Credential, a *Assignment) error
+	// CreateServiceAccountSigned creates a service account: its user
+	// (u.IsServiceAccount), its first access token, the token's Key
+	// credential and, when a is set, a permission assignment to the user.
+	CreateServiceAccountSigned(ctx context.Context, s Signed, u User, t AccessToken, cred Credential, a *Assignment) error
+	// GetAccessToken returns an access token's metadata.
+	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
+	// ListAccessTokens returns the access tokens of an organisation,
+	// optionally of one linked user and one kind, oldest first.
+	ListAccessTokens(ctx context.Context, q AccessTokenQuery) ([]AccessToken, error)
+	// UpdateAccessTokenSigned applies p to a token of orgID (ErrNotFound
+	// otherwise). Archiving also deactivates.
+	UpdateAccessTokenSigned(ctx context.Context, s Signed, orgID, id string, p AccessTokenPatch) error
+	// RecordTokenUse stores when an access token was last used, and for
+	// what (UseRead or UseSign).
+	RecordTokenUse(ctx context.Context, id string, at time.Time, purpose string) error
+
+	// CreateUserSigned invites a user as Invite does (in.Org must be nil).
+	CreateUserSigned(ctx context.Context, s Signed, in Invitation) error
+	// ListUsers pages through an organisation's users, oldest first:
+	// at most q.Limit users created after the user q.After.
+	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
+	// UpdateUserSigned applies p to a user of orgID (ErrNotFound otherwise).
+	// Archiving also deactivates.
+	UpdateUserSigned(ctx context.Context, s Signed, orgID, id string, p UserPatch) error
+
+	// CreatePermissionSigned creates a permission; ErrConflict when the
+	// organisation already has one of that name (archived ones included).
+	CreatePermissionSigned(ctx context.Context, s Signed, p Permission) error
+	// GetPermission returns a permission of orgID.
+	GetPermission(ctx context.Context, orgID, id string) (Permission, error)
+	// ListPermissions pages through an organisation's permissions, oldest
+	// first, after q.After, at most q.Limit.
+	ListPermissions(ctx context.Context, q PageQuery) ([]Permission, error)
+	// UpdatePermissionSigned applies p to a permission of orgID; an
+	// immutable permission gives ErrImmutable, a name taken ErrConflict.
+	UpdatePermissionSigned(ctx context.Context, s Signed, orgID, id string, p PermissionPatch) error
+	// CreateAssignmentSigned assigns a permission (ErrConflict when the
+	// identity already holds it).
+	CreateAssignmentSigned(ctx context.Context, s Signed, a Assignment) error
+	// ListPermissionAssignments pages through a permission's assignments,
+	// oldest first (q.OrgID and permissionID must match).
+	ListPermissionAssignments(ctx context.Context, q PageQuery, permissionID string) ([]Assignment, error)
+	// DeleteAssignmentSigned revokes an assignment of permissionID in orgID;
+	// ErrImmutable for an immutable one, ErrNotFound when absent.
+	DeleteAssignmentSigned(ctx context.Context, s Signed, orgID, permissionID, assignmentID string) error
+
 	// DeleteExpired removes challenges, registration codes, tokens and user
 	// actions that expired before now and returns how many rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
@@ -144,6 +202,9 @@ type User struct {
 	IsActive         bool
 	IsRegistered     bool
 	IsServiceAccount bool
+	IsArchived       bool
+	IsSSORequired    bool
+	ExternalID       string
 	CreatedAt        time.Time
 }
 
@@ -189,6 +250,7 @@ type Credential struct {
 	BackupState     bool
 	Origin          string
 	RPID            string
+	TokenID         string // set when the credential is an access token's own key, not a user's
 	IsActive        bool
 	CreatedAt       time.Time
 	LastLoginAt     *time.Time
@@ -199,6 +261,7 @@ type Credential struct {
 const (
 	UseLogin = "login"
 	UseSign  = "sign"
+	UseRead  = "read"
 )
 
 // CredentialUse is what a successful assertion updates on its credential.
@@ -338,4 +401,72 @@ type AuditQuery struct {
 	Start  time.Time
 	End    time.Time
 	Limit  int
+}
+
+// AccessToken is a long-lived machine identity: a personal access token
+// (Kind TokenPAT, UserID = its owner) or a service account's token (Kind
+// TokenServiceAccount, UserID = the service account), bound to a Key
+// credential. The token string itself is never stored.
+type AccessToken struct {
+	ID           string // to-…, also the JWT's jti and the Token row's id
+	OrgID        string
+	Kind         string
+	Name         string
+	UserID       string
+	CredentialID string // cr-… of its Key credential
+	ExternalID   string
+	IsActive     bool
+	IsArchived   bool
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	LastUsedAt   *time.Time
+	LastUsedFor  string // UseRead or UseSign
+}
+
+// AccessTokenQuery selects access tokens.
+type AccessTokenQuery struct {
+	OrgID  string
+	UserID string // optional
+	Kind   string // optional
+}
+
+// AccessTokenPatch changes the fields that are set.
+type AccessTokenPatch struct {
+	Name       *string
+	ExternalID *string
+	IsActive   *bool
+	IsArchived *bool
+}
+
+// UserQuery pages through users.
+type UserQuery struct {
+	OrgID           string
+	Kind            string // optional
+	ServiceAccounts *bool  // optional: only (true) or no (false) service accounts
+	IncludeArchived bool
+	After           string // a user id: list the users created after it
+	Limit           int
+}
+
+// UserPatch changes the fields that are set.
+type UserPatch struct {
+	Name          *string
+	ExternalID    *string
+	IsSSORequired *bool
+	IsActive      *bool
+	IsArchived    *bool
+}
+
+// PageQuery pages through an organisation's entities, oldest first.
+type PageQuery struct {
+	OrgID string
+	After string // an id: list what was created after it
+	Limit int
+}
+
+// PermissionPatch changes the fields that are set.
+type PermissionPatch struct {
+	Name       *string
+	Operations *[]string
+	IsArchived *bool
 }

@@ -11,7 +11,7 @@ import (
 const credentialColumns = `id, org_id, user_id, kind, cred_id, name, public_key,
 	attestation_type, aaguid, transports, sign_count, user_present, user_verified,
 	backup_eligible, backup_state, origin, rp_id, is_active, created_at,
-	last_login_at, last_sign_at`
+	last_login_at, last_sign_at, token_id`
 
 func insertCredential(ctx context.Context, db execer, c store.Credential) error {
 	transports, err := encodeList(c.Transports)
@@ -20,11 +20,11 @@ func insertCredential(ctx context.Context, db execer, c store.Credential) error 
 	}
 	_, err = db.ExecContext(ctx,
 		`INSERT INTO credential (`+credentialColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.OrgID, c.UserID, c.Kind, c.CredID, c.Name, blob(c.PublicKey),
 		c.AttestationType, blob(c.AAGUID), transports, int64(c.SignCount), c.UserPresent, c.UserVerified,
 		c.BackupEligible, c.BackupState, c.Origin, c.RPID, c.IsActive, millis(c.CreatedAt),
-		nullMillis(c.LastLoginAt), nullMillis(c.LastSignAt))
+		nullMillis(c.LastLoginAt), nullMillis(c.LastSignAt), c.TokenID)
 	return mapErr(err)
 }
 
@@ -38,7 +38,7 @@ func scanCredential(row scanner) (store.Credential, error) {
 	if err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.Kind, &c.CredID, &c.Name, &c.PublicKey,
 		&c.AttestationType, &c.AAGUID, &transports, &signCount, &c.UserPresent, &c.UserVerified,
 		&c.BackupEligible, &c.BackupState, &c.Origin, &c.RPID, &c.IsActive, &created,
-		&lastLogin, &lastSign); err != nil {
+		&lastLogin, &lastSign, &c.TokenID); err != nil {
 		return store.Credential{}, err
 	}
 	list, err := decodeList(transports)
@@ -157,6 +157,10 @@ func (s *Store) CreateCredentialSigned(ctx context.Context, sg store.Signed, c s
 // two concurrent deactivations of a user's last two credentials cannot
 // both see the other one still active. The rule is checked whenever
 // active is false, also when the credential is already inactive.
+//
+// An access token's own Key credential (TokenID set) is the token's, not
+// the user's (store.Credential.TokenID), so it does not count as one of
+// the user's active credentials: it cannot log the user in.
 func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID, credentialID string, active bool) error {
 	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
@@ -172,7 +176,7 @@ func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID
 		}
 		var others int64
 		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM credential WHERE user_id = ? AND is_active = 1 AND id <> ?`,
+			`SELECT count(*) FROM credential WHERE user_id = ? AND is_active = 1 AND id <> ? AND token_id = ''`,
 			userID, credentialID).Scan(&others); err != nil {
 			return fmt.Errorf("count active credentials: %w", err)
 		}

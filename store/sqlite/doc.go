@@ -32,6 +32,23 @@
 //     change, then the audit entry. Any error rolls back all three, so a
 //     failed change leaves its action unused. User actions are kept once
 //     used, until DeleteExpired sweeps them; audit entries are kept forever.
+//     The same holds for every other *Signed method (access tokens,
+//     service accounts, users, permissions, assignments): their checks
+//     (ErrNotFound, ErrImmutable) run inside the transaction, after the
+//     action's use, so a refusal rolls the use back too.
+//   - An access token is four rows written together: its bearer row in
+//     token (same id, kind Pat or ServiceAccount), its Key credential
+//     (token_id = the token's id), its access_token metadata and its
+//     optional assignment. access_token.id has no foreign key to token:
+//     DeleteExpired removes expired bearer rows and keeps the metadata and
+//     the key, which the org still lists.
+//   - A credential with a token_id is the token's, not its user's: it does
+//     not count as the user's last active credential.
+//   - Pages (ListUsers, ListPermissions, ListPermissionAssignments) are
+//     keyset pages ordered by (created_at, rowid), after the row the
+//     caller names (see page.go); a Limit <= 0 is no limit.
+//   - Permission names are unique per org, archived ones included,
+//     compared exactly.
 //   - Unique and primary-key violations become store.ErrConflict.
 //
 // It imports store and the driver; nothing of countersign's imports it but

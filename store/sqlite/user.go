@@ -17,38 +17,44 @@ type scanner interface {
 // Invite writes the optional org, the user, its registration code and the
 // optional permission and assignment in one transaction.
 func (s *Store) Invite(ctx context.Context, in store.Invitation) error {
-	if len(in.Code.CodeHash) == 0 {
-		return fmt.Errorf("invite %s: registration code hash is empty", in.User.ID)
-	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if in.Org != nil {
-			if err := insertOrg(ctx, tx, *in.Org); err != nil {
-				return fmt.Errorf("insert org %s: %w", in.Org.ID, err)
-			}
-		}
-		if err := insertUser(ctx, tx, in.User); err != nil {
-			return fmt.Errorf("insert user: %w", err)
-		}
-		// The code belongs to the invited user, whatever in.Code.UserID says.
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO registration_code (user_id, code_hash, expires_at) VALUES (?, ?, ?)`,
-			in.User.ID, in.Code.CodeHash, millis(in.Code.ExpiresAt)); err != nil {
-			return fmt.Errorf("insert registration code: %w", mapErr(err))
-		}
-		if in.Permission != nil {
-			if err := insertPermission(ctx, tx, *in.Permission); err != nil {
-				return fmt.Errorf("insert permission %s: %w", in.Permission.ID, err)
-			}
-		}
-		if in.Assignment != nil {
-			if err := insertAssignment(ctx, tx, *in.Assignment); err != nil {
-				return fmt.Errorf("insert assignment %s: %w", in.Assignment.ID, err)
-			}
-		}
-		return nil
+		return insertInvitation(ctx, tx, in)
 	})
 	if err != nil {
 		return fmt.Errorf("invite %s: %w", in.User.ID, err)
+	}
+	return nil
+}
+
+// insertInvitation writes what Invite and CreateUserSigned write, with db
+// inside their transaction.
+func insertInvitation(ctx context.Context, db execer, in store.Invitation) error {
+	if len(in.Code.CodeHash) == 0 {
+		return fmt.Errorf("registration code hash is empty")
+	}
+	if in.Org != nil {
+		if err := insertOrg(ctx, db, *in.Org); err != nil {
+			return fmt.Errorf("insert org %s: %w", in.Org.ID, err)
+		}
+	}
+	if err := insertUser(ctx, db, in.User); err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	// The code belongs to the invited user, whatever in.Code.UserID says.
+	if _, err := db.ExecContext(ctx,
+		`INSERT INTO registration_code (user_id, code_hash, expires_at) VALUES (?, ?, ?)`,
+		in.User.ID, in.Code.CodeHash, millis(in.Code.ExpiresAt)); err != nil {
+		return fmt.Errorf("insert registration code: %w", mapErr(err))
+	}
+	if in.Permission != nil {
+		if err := insertPermission(ctx, db, *in.Permission); err != nil {
+			return fmt.Errorf("insert permission %s: %w", in.Permission.ID, err)
+		}
+	}
+	if in.Assignment != nil {
+		if err := insertAssignment(ctx, db, *in.Assignment); err != nil {
+			return fmt.Errorf("insert assignment %s: %w", in.Assignment.ID, err)
+		}
 	}
 	return nil
 }
@@ -105,15 +111,18 @@ func scanOrg(row scanner) (store.Org, error) {
 }
 
 const userColumns = `id, org_id, username, name, kind, user_handle,
-	is_active, is_registered, is_service_account, created_at`
+	is_active, is_registered, is_service_account, is_archived, is_sso_required,
+	external_id, created_at`
 
 func insertUser(ctx context.Context, db execer, u store.User) error {
 	_, err := db.ExecContext(ctx,
 		`INSERT INTO user_account (id, org_id, username, username_key, name, kind, user_handle,
-			is_active, is_registered, is_service_account, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			is_active, is_registered, is_service_account, is_archived, is_sso_required,
+			external_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.OrgID, u.Username, usernameKey(u.Username), u.Name, u.Kind, u.UserHandle,
-		u.IsActive, u.IsRegistered, u.IsServiceAccount, millis(u.CreatedAt))
+		u.IsActive, u.IsRegistered, u.IsServiceAccount, u.IsArchived, u.IsSSORequired,
+		u.ExternalID, millis(u.CreatedAt))
 	return mapErr(err)
 }
 
@@ -123,7 +132,8 @@ func scanUser(row scanner) (store.User, error) {
 		created int64
 	)
 	if err := row.Scan(&u.ID, &u.OrgID, &u.Username, &u.Name, &u.Kind, &u.UserHandle,
-		&u.IsActive, &u.IsRegistered, &u.IsServiceAccount, &created); err != nil {
+		&u.IsActive, &u.IsRegistered, &u.IsServiceAccount, &u.IsArchived, &u.IsSSORequired,
+		&u.ExternalID, &created); err != nil {
 		return store.User{}, err
 	}
 	u.CreatedAt = fromMillis(created)
@@ -215,6 +225,101 @@ func (s *Store) CompleteRegistration(ctx context.Context, userID string, codeHas
 	})
 	if err != nil {
 		return fmt.Errorf("complete registration of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// CreateUserSigned writes what Invite writes, without an org, in one
+// transaction with the use of the authorising user action and the audit
+// entry (see inSigned). An in.Org is a caller's bug: it is refused before
+// anything is written.
+func (s *Store) CreateUserSigned(ctx context.Context, sg store.Signed, in store.Invitation) error {
+	if in.Org != nil {
+		return fmt.Errorf("create user %s signed: an org cannot be created with it", in.User.ID)
+	}
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		return insertInvitation(ctx, tx, in)
+	})
+	if err != nil {
+		return fmt.Errorf("create user %s signed: %w", in.User.ID, err)
+	}
+	return nil
+}
+
+// ListUsers returns a page of an org's users, oldest first (see page.go):
+// at most q.Limit (none when q.Limit <= 0) after the user q.After, which
+// must be a user of the org (store.ErrNotFound otherwise; archived or
+// filtered out is fine). Archived users are left out unless
+// q.IncludeArchived. An empty page is an empty, non-nil slice.
+func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	k, err := cursorOf(ctx, s.db, "user_account", "org_id", q.OrgID, q.After)
+	if err != nil {
+		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+	}
+	after, args := k.where()
+	query := `SELECT ` + userColumns + ` FROM user_account WHERE org_id = ? AND ` + after
+	args = append([]any{q.OrgID}, args...)
+	if q.Kind != "" {
+		query += ` AND kind = ?`
+		args = append(args, q.Kind)
+	}
+	if q.ServiceAccounts != nil {
+		query += ` AND is_service_account = ?`
+		args = append(args, *q.ServiceAccounts)
+	}
+	if !q.IncludeArchived {
+		query += ` AND is_archived = 0`
+	}
+	query += ` ORDER BY created_at, rowid LIMIT ?`
+	args = append(args, limitArg(q.Limit))
+
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+	}
+	defer rows.Close()
+	users := []store.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+	}
+	return users, nil
+}
+
+// UpdateUserSigned applies the set fields of p to a user of orgID in one
+// UPDATE, in one transaction with the use of the authorising user action
+// and the audit entry (see inSigned); store.ErrNotFound when the user is
+// not orgID's. Archiving also deactivates, whatever p.IsActive says;
+// unarchiving leaves IsActive as it is (or as p sets it).
+func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id string, p store.UserPatch) error {
+	archive := p.IsArchived != nil && *p.IsArchived
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		// A nil pointer is NULL: COALESCE keeps the stored value.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE user_account SET
+				name = COALESCE(?, name),
+				external_id = COALESCE(?, external_id),
+				is_sso_required = COALESCE(?, is_sso_required),
+				is_archived = COALESCE(?, is_archived),
+				is_active = CASE WHEN ? THEN 0 ELSE COALESCE(?, is_active) END
+			WHERE id = ? AND org_id = ?`,
+			p.Name, p.ExternalID, p.IsSSORequired, p.IsArchived, archive, p.IsActive, id, orgID)
+		if err == nil {
+			err = mustAffect(res)
+		}
+		if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update user %s of org %s signed: %w", id, orgID, err)
 	}
 	return nil
 }

@@ -20,6 +20,26 @@ var credentialTests = []test{
 		must(t, "GetCredentialByCredID", err)
 		equal(t, "credential", got, c)
 	}},
+	{"a token's key credential round-trips its token id through create, get and list", func(t *testing.T, s store.Store) {
+		_, u := seed(t, s)
+		fido := newCredential("cr-1", u, "cred-1")
+		key := newCredential("cr-2", u, "cred-2")
+		key.Kind, key.PublicKey, key.TokenID = store.CredentialKey, []byte(pem), "to-1"
+		key.CreatedAt = at(time.Second)
+		mustCreateCredential(t, s, fido)
+		mustCreateCredential(t, s, key)
+
+		got, err := s.GetCredential(t.Context(), key.ID)
+		must(t, "GetCredential", err)
+		equal(t, "GetCredential", got, key)
+		got, err = s.GetCredentialByCredID(t.Context(), key.CredID)
+		must(t, "GetCredentialByCredID", err)
+		equal(t, "GetCredentialByCredID", got, key)
+		list, err := s.ListCredentials(t.Context(), u.ID)
+		must(t, "ListCredentials", err)
+		equal(t, "ListCredentials", list, []store.Credential{fido, key})
+		equal(t, "TokenID of a user's own credential", list[0].TokenID, "")
+	}},
 	{"credential flags round-trip independently", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
 		a := newCredential("cr-a", u, "cred-a")

@@ -37,6 +37,27 @@ var orgUserTests = []test{
 		must(t, "ListOrgs", err)
 		equal(t, "orgs", orgs, []store.Org{o})
 	}},
+	{"invite round-trips the archived, SSO-required and external id fields", func(t *testing.T, s store.Store) {
+		o, _ := seed(t, s)
+		u := newUser("us-2", o.ID, "bob@example.com")
+		u.IsArchived, u.IsSSORequired, u.ExternalID = true, true, "hr-0042"
+		mustInvite(t, s, invitation(nil, u))
+		v := newUser("us-3", o.ID, "carol@example.com")
+		v.IsSSORequired, v.ExternalID = false, ""
+		mustInvite(t, s, invitation(nil, v))
+
+		for _, want := range []store.User{u, v} {
+			byID, err := s.GetUser(t.Context(), want.ID)
+			must(t, "GetUser", err)
+			equal(t, "GetUser "+want.ID, byID, want)
+			byName, err := s.GetUserByUsername(t.Context(), o.ID, want.Username)
+			must(t, "GetUserByUsername", err)
+			equal(t, "GetUserByUsername "+want.ID, byName, want)
+			byHandle, err := s.GetUserByHandle(t.Context(), want.UserHandle)
+			must(t, "GetUserByHandle", err)
+			equal(t, "GetUserByHandle "+want.ID, byHandle, want)
+		}
+	}},
 	{"invite with a taken org id is a conflict and writes nothing", func(t *testing.T, s store.Store) {
 		o, _ := seed(t, s)
 		again := newOrg(o.ID)

@@ -63,6 +63,20 @@ var signedTests = []test{
 		must(t, "activating cr-2 with the same action", s.SetCredentialActive(t.Context(),
 			signedWith(a, u, "uj-1", t0), u.ID, creds[1].ID, true))
 	}},
+	{"an access token's key does not count as its user's last active credential", func(t *testing.T, s store.Store) {
+		u, creds, a := signedFixture(t, s)
+		tk := newAccessToken("to-1", u)
+		mustCreateAccessToken(t, s, u, tk, newKey(tk, "key-to-1"), nil)
+		first := newUserAction("ua-first", u)
+		mustCreateUserAction(t, s, first)
+		must(t, "deactivating cr-2", s.SetCredentialActive(t.Context(),
+			signedWith(first, u, "uj-first", t0), u.ID, creds[1].ID, false))
+		before := stateOf(t, s, u, a.ID)
+
+		err := s.SetCredentialActive(t.Context(), signedWith(a, u, "uj-1", t0), u.ID, creds[0].ID, false)
+		wantErr(t, "deactivating cr-1, the last active one but for the token's key", err, store.ErrLastCredential)
+		equal(t, "state after the refused change", stateOf(t, s, u, a.ID), before)
+	}},
 	{"a signed change whose audit entry names another action is refused and changes nothing", func(t *testing.T, s store.Store) {
 		u, _, a := signedFixture(t, s)
 		before := stateOf(t, s, u, a.ID)
