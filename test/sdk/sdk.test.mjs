@@ -8,31 +8,31 @@
 //  - user-action tokens are bound to their request and single-use (spec §5.2).
 // The tests share state in order: each one needs the ones before it.
 //
-// test/sdk/run.sh starts the server, invites the user and sets:
-//   COUNTERSIGN_URL                 e.g. http://127.0.0.1:PORT
-//   COUNTERSIGN_ORG_ID              the org the user was invited to
-//   COUNTERSIGN_USERNAME            the invited username, the org owner (it reads the audit log)
-//   COUNTERSIGN_REGISTRATION_CODE   the invitation's registration code
+// test/sdk/run.sh starts a fresh server for this file, invites the user
+// (the organisation's owner: it reads the audit log) and sets the
+// environment lib.mjs's invitationEnv reads.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
 
-import { DfnsApiClient, DfnsAuthenticator, DfnsError } from '@dfns/sdk';
+import { DfnsApiClient, DfnsAuthenticator } from '@dfns/sdk';
 import { AsymmetricKeySigner } from '@dfns/sdk-keysigner';
 
-const env = readEnv([
-  'COUNTERSIGN_URL',
-  'COUNTERSIGN_ORG_ID',
-  'COUNTERSIGN_USERNAME',
-  'COUNTERSIGN_REGISTRATION_CODE',
-]);
-const baseUrl = env.COUNTERSIGN_URL;
-const orgId = env.COUNTERSIGN_ORG_ID;
-const username = env.COUNTERSIGN_USERNAME;
-const registrationCode = env.COUNTERSIGN_REGISTRATION_CODE;
+import {
+  KeyCredential,
+  describeError,
+  invitationEnv,
+  isoMillis,
+  json,
+  jwtClaims,
+  login,
+  register,
+  sdk,
+  sdkError,
+} from './lib.mjs';
 
-// isoMillis is JS toISOString(), the timestamp format of spec §1.4.
-const isoMillis = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const invitation = invitationEnv();
+const { baseUrl, orgId, username } = invitation;
 
 // The registered user, shared by the tests below in order.
 let key; // its first credential, a KeyCredential
@@ -43,9 +43,7 @@ test('a Key credential user registers, logs in and lists credentials with @dfns/
   key = new KeyCredential();
 
   await t.test('register with a Key attestation', async () => {
-    // orgId in the options makes the SDK check the temporary token's org claim (spec §1.7).
-    const authenticator = new DfnsAuthenticator({ baseUrl, orgId, signer: key });
-    registered = await sdk('register', () => authenticator.register({ orgId, username, registrationCode }));
+    registered = await register(invitation, key);
     assert.equal(registered.credential?.kind, 'Key', `credential in ${json(registered)}`);
     assert.match(registered.credential.uuid ?? '', /^cr-/, `credential.uuid in ${json(registered)}`);
     assert.equal(registered.user?.username, username, `user in ${json(registered)}`);
@@ -55,8 +53,7 @@ test('a Key credential user registers, logs in and lists credentials with @dfns/
   await t.test('log in with AsymmetricKeySigner', async (t) => {
     if (!registered) return t.skip('registration failed');
     const signer = new AsymmetricKeySigner({ privateKey: key.privateKeyPem, credId: key.credId });
-    const authenticator = new DfnsAuthenticator({ baseUrl, orgId, signer });
-    const res = await sdk('login', () => authenticator.login({ orgId, username }));
+    const res = await login(invitation, signer);
     assert.equal(typeof res.token, 'string', `login response ${json(res)}`);
     const claims = jwtClaims(res.token);
     assert.equal(claims['https://custom/app_metadata']?.orgId, orgId, `JWT claims ${json(claims)}`);
@@ -336,93 +333,6 @@ async function putWithUserAction(path, body, userAction) {
   }
 }
 
-// KeyCredential is a P-256 Key credential held in memory. Its create is the
-// SDK's CredentialStore for Key credentials, built like @dfns/sdk-browser's
-// BrowserKeySigner.create (spec §2.4); sign is the keysigner's (spec §2.3).
-class KeyCredential {
-  constructor() {
-    const { publicKey, privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    // Node's PEM ends with "\n" where the browser signer's does not: the
-    // server must use the PEM exactly as received.
-    this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' });
-    this.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' });
-    this.credId = base64url(crypto.randomBytes(32));
-    this.signer = new AsymmetricKeySigner({ privateKey: this.privateKeyPem, credId: this.credId });
-  }
-
-  // create answers a registration (or credential) challenge with a KeyAttestation.
-  async create(challenge) {
-    const clientData = Buffer.from(JSON.stringify({ type: 'key.create', challenge: challenge.challenge }));
-    const clientDataHash = crypto.createHash('sha256').update(clientData).digest('hex');
-    // Key order matters: the server rebuilds this exact string.
-    const fingerprint = JSON.stringify({ clientDataHash, publicKey: this.publicKeyPem });
-    // ECDSA over SHA-256, ASN.1 DER, hex-encoded.
-    const signature = crypto.sign('sha256', Buffer.from(fingerprint), this.privateKeyPem).toString('hex');
-    const attestationData = JSON.stringify({ publicKey: this.publicKeyPem, signature });
-    return {
-      credentialKind: 'Key',
-      credentialInfo: {
-        credId: this.credId,
-        clientData: base64url(clientData),
-        attestationData: base64url(Buffer.from(attestationData)),
-      },
-    };
-  }
-
-  // sign answers a login or user-action challenge with a KeyAssertion.
-  async sign(challenge) {
-    return this.signer.sign(challenge);
-  }
-
-  // forcedSigner signs any challenge, even one whose allowCredentials.key
-  // does not offer this credential: a client that skips the keysigner's check.
-  forcedSigner() {
-    return {
-      sign: (challenge) =>
-        this.signer.sign({
-          ...challenge,
-          allowCredentials: { ...challenge.allowCredentials, key: [{ type: 'public-key', id: this.credId }] },
-        }),
-    };
-  }
-}
-
-// sdk runs one SDK call and, when it fails, says which call and what the
-// server answered (status, URL and the whole error body).
-async function sdk(what, call) {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof DfnsError) {
-      throw new Error(`${what}: ${describeError(err)}`, { cause: err });
-    }
-    if (err instanceof SyntaxError) {
-      throw new Error(`${what}: the response is not JSON (every error must be, spec §1.6): ${err.message}`, {
-        cause: err,
-      });
-    }
-    throw new Error(`${what}: ${err.message}`, { cause: err });
-  }
-}
-
-// sdkError runs an SDK call that must fail and returns its DfnsError.
-async function sdkError(what, call) {
-  let res;
-  try {
-    res = await call();
-  } catch (err) {
-    assert.ok(err instanceof DfnsError, `${what}: expected a DfnsError, got ${err?.stack ?? err}`);
-    return err;
-  }
-  assert.fail(`${what}: expected a DfnsError, but it succeeded with ${json(res)}`);
-}
-
-// describeError says what the server answered: status, URL and the whole error body.
-function describeError(err) {
-  const ctx = err.context ?? {};
-  return `HTTP ${err.httpStatus} ${err.message}\n  url: ${ctx.url}\n  body: ${json(ctx.body)}`;
-}
-
 // parseCsv splits RFC 4180 text into rows of fields (quoted fields may hold
 // commas, doubled quotes and newlines); a final line break ends no extra row.
 function parseCsv(text) {
@@ -461,26 +371,4 @@ function parseCsv(text) {
     rows.push(row);
   }
   return rows;
-}
-
-function readEnv(names) {
-  const missing = names.filter((n) => !process.env[n]);
-  if (missing.length > 0) {
-    throw new Error(`missing environment: ${missing.join(', ')} (run test/sdk/run.sh)`);
-  }
-  return Object.fromEntries(names.map((n) => [n, process.env[n]]));
-}
-
-function jwtClaims(jwt) {
-  const parts = jwt.split('.');
-  assert.equal(parts.length, 3, `token is not a JWT: ${jwt}`);
-  return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-}
-
-function base64url(buf) {
-  return Buffer.from(buf).toString('base64url');
-}
-
-function json(v) {
-  return JSON.stringify(v);
 }
