@@ -132,6 +132,15 @@ func (is *Issuer) IssueTemp(challengeID string, u store.User) (Issued, error) {
 	}, u.Username)
 }
 
+// SignAccessToken signs the bearer token of a PAT or service account. It is
+// recorded by the store together with its metadata and Key credential, in
+// the transaction of the signed change that creates it.
+func (is *Issuer) SignAccessToken(t store.AccessToken, username string) (Issued, error) {
+	return is.sign(store.Token{
+		ID: t.ID, Kind: t.Kind, OrgID: t.OrgID, UserID: t.UserID, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+	}, username)
+}
+
 func (is *Issuer) sign(t store.Token, username string) (Issued, error) {
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -211,8 +220,11 @@ func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Clai
 
 // JWKS returns the public signing keys as a JSON Web Key Set document.
 func (is *Issuer) JWKS() map[string]any {
-	pub := is.key.PublicKey
-	x, y := pub.X.FillBytes(make([]byte, 32)), pub.Y.FillBytes(make([]byte, 32))
+	point, err := is.key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		panic("a P-256 key always encodes: " + err.Error())
+	}
+	x, y := point[1:33], point[33:65]
 	return map[string]any{"keys": []map[string]string{{
 		"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": is.kid,
 		"x": base64.RawURLEncoding.EncodeToString(x),
