@@ -88,6 +88,10 @@ type Store interface {
 	// EnsureSecret stores value under name unless a value is already there,
 	// and returns the stored value: replicas starting together agree on one.
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	// UpdateSecret replaces a stored secret with update(current value), in
+	// one transaction, and returns the new value; ErrNotFound when there is
+	// no secret of that name. An error from update changes nothing.
+	UpdateSecret(ctx context.Context, name string, update func(current []byte) ([]byte, error)) ([]byte, error)
 
 	// GetCredential returns a credential by its id (cr-…).
 	GetCredential(ctx context.Context, id string) (Credential, error)

@@ -3,8 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"countersign/store"
 )
 
 // EnsureSecret stores value under name unless a value is there already, and
@@ -21,6 +24,31 @@ func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]
 		return nil, fmt.Errorf("ensure secret %s: %w", name, err)
 	}
 	return stored, nil
+}
+
+// UpdateSecret replaces a secret with update(current) in one write
+// transaction, so two rotations cannot interleave.
+func (s *Store) UpdateSecret(ctx context.Context, name string, update func(current []byte) ([]byte, error)) ([]byte, error) {
+	var next []byte
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var current []byte
+		err := tx.QueryRowContext(ctx, `SELECT value FROM secret WHERE name = ?`, name).Scan(&current)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if next, err = update(current); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE secret SET value = ? WHERE name = ?`, blob(next), name)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update secret %s: %w", name, err)
+	}
+	return next, nil
 }
 
 // DeleteExpired removes the challenges, registration codes, tokens and user

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -92,6 +93,35 @@ var assignmentTests = []test{
 }
 
 var secretTests = []test{
+	{"update secret replaces the value in one step and returns it", func(t *testing.T, s store.Store) {
+		_, err := s.EnsureSecret(t.Context(), "ring", []byte("one"))
+		must(t, "EnsureSecret", err)
+		got, err := s.UpdateSecret(t.Context(), "ring", func(cur []byte) ([]byte, error) {
+			return append([]byte("two,"), cur...), nil
+		})
+		must(t, "UpdateSecret", err)
+		equal(t, "UpdateSecret", got, []byte("two,one"))
+		again, err := s.EnsureSecret(t.Context(), "ring", []byte("ignored"))
+		must(t, "EnsureSecret after update", err)
+		equal(t, "EnsureSecret after update", again, []byte("two,one"))
+	}},
+	{"update secret of an unknown name is not found", func(t *testing.T, s store.Store) {
+		_, err := s.UpdateSecret(t.Context(), "nope", func(cur []byte) ([]byte, error) { return cur, nil })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UpdateSecret: got %v, want ErrNotFound", err)
+		}
+	}},
+	{"an update that fails changes nothing", func(t *testing.T, s store.Store) {
+		_, err := s.EnsureSecret(t.Context(), "ring", []byte("one"))
+		must(t, "EnsureSecret", err)
+		boom := errors.New("boom")
+		if _, err := s.UpdateSecret(t.Context(), "ring", func([]byte) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+			t.Errorf("UpdateSecret: got %v, want the update's error", err)
+		}
+		got, err := s.EnsureSecret(t.Context(), "ring", []byte("ignored"))
+		must(t, "EnsureSecret", err)
+		equal(t, "value after failed update", got, []byte("one"))
+	}},
 	{"ensure secret keeps the first value and returns it on later calls", func(t *testing.T, s store.Store) {
 		first := []byte{0x00, 0x01, 0xfe, 0xff}
 		got, err := s.EnsureSecret(t.Context(), "jwt", first)
