@@ -14,10 +14,28 @@ import (
 // Identity is who makes a request: a user through a login token, or (later)
 // a machine identity through its access token.
 type Identity struct {
-	OrgID   string
-	UserID  string
-	TokenID string // the bearer token's id
-	ID      string // what user actions are bound to: the user id, or the token id of a PAT
+	OrgID     string
+	UserID    string
+	TokenID   string // the bearer token's id
+	TokenKind string // store.TokenLogin, TokenPAT or TokenServiceAccount
+	ID        string // what user actions are bound to: the user id, or the token id of a PAT
+}
+
+// signsWith tells whether a credential may sign for this identity (spec
+// §5.3): a person signs with their own credentials, never with a token's
+// key; a PAT only with its own key; a service account with its keys.
+func (id Identity) signsWith(c store.Credential) bool {
+	if !c.IsActive || c.UserID != id.UserID {
+		return false
+	}
+	switch id.TokenKind {
+	case store.TokenPAT:
+		return c.TokenID == id.TokenID
+	case store.TokenServiceAccount:
+		return c.TokenID != ""
+	default:
+		return c.TokenID == ""
+	}
 }
 
 // ActionRequest is the exact request a user action will authorise (spec
@@ -66,7 +84,7 @@ func (cs *Ceremonies) BeginAction(ctx context.Context, id Identity, req ActionRe
 	if err := req.validate(); err != nil {
 		return LoginChallenge{}, err
 	}
-	creds, err := cs.activeCredentials(ctx, id.UserID)
+	creds, err := cs.signingCredentials(ctx, id)
 	if err != nil {
 		return LoginChallenge{}, err
 	}
@@ -95,18 +113,19 @@ func (cs *Ceremonies) BeginAction(ctx context.Context, id Identity, req ActionRe
 	return lc, nil
 }
 
-func (cs *Ceremonies) activeCredentials(ctx context.Context, userID string) ([]store.Credential, error) {
-	all, err := cs.store.ListCredentials(ctx, userID)
+// signingCredentials lists the credentials that may sign for id.
+func (cs *Ceremonies) signingCredentials(ctx context.Context, id Identity) ([]store.Credential, error) {
+	all, err := cs.store.ListCredentials(ctx, id.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+		return nil, fmt.Errorf("list credentials of %s: %w", id.UserID, err)
 	}
-	active := all[:0]
+	out := all[:0]
 	for _, c := range all {
-		if c.IsActive {
-			active = append(active, c)
+		if id.signsWith(c) {
+			out = append(out, c)
 		}
 	}
-	return active, nil
+	return out, nil
 }
 
 // FinishAction burns the action challenge, checks it was begun by the same
@@ -128,7 +147,7 @@ func (cs *Ceremonies) FinishAction(ctx context.Context, id Identity, challengeID
 	if err != nil {
 		return store.UserAction{}, err
 	}
-	if cred.UserID != id.UserID || !slices.Contains(data.Allowed, cred.CredID) {
+	if !id.signsWith(cred) || !slices.Contains(data.Allowed, cred.CredID) {
 		return store.UserAction{}, fmt.Errorf("credential %s was not offered to %s: %w", cred.ID, id.ID, ErrVerification)
 	}
 	u, err := cs.store.GetUser(ctx, id.UserID)

@@ -39,7 +39,7 @@ func (cs *Ceremonies) BeginCredential(ctx context.Context, id Identity, kind str
 	}
 	cc := CredentialChallenge{ID: store.NewID("ch"), Kind: kind, Challenge: newChallenge(), User: u, Exclude: []AllowedCredential{}}
 	for _, c := range creds {
-		if c.Kind == store.CredentialFido2 {
+		if c.Kind == store.CredentialFido2 && c.TokenID == "" {
 			cc.Exclude = append(cc.Exclude, AllowedCredential{CredID: c.CredID, Transports: c.Transports})
 		}
 	}

@@ -49,17 +49,38 @@ type InviteRequest struct {
 // Invited is the result of an invitation: the code is shown once and only
 // its hash is kept.
 type Invited struct {
-	Org       store.Org
-	User      store.User
-	Code      string
-	ExpiresAt time.Time
-	Owner     bool
+	Org        store.Org
+	User       store.User
+	Code       string
+	ExpiresAt  time.Time
+	Owner      bool
+	Invitation store.Invitation // what the store writes
 }
 
 // Invite creates a user with a one-time registration code. On a store with
 // no organisation it first creates one, and its first user is the owner,
 // holding the immutable full-admin permission.
 func (cs *Ceremonies) Invite(ctx context.Context, req InviteRequest) (Invited, error) {
+	org, err := cs.inviteOrg(ctx, req.OrgID)
+	if err != nil {
+		return Invited{}, err
+	}
+	inv, err := cs.NewInvitation(InviteRequest{OrgID: org.ID, Username: req.Username, Name: req.Name})
+	if err != nil {
+		return Invited{}, err
+	}
+	if org.ID == "" {
+		cs.makeOwner(&inv)
+	}
+	if err := cs.store.Invite(ctx, inv.Invitation); err != nil {
+		return Invited{}, fmt.Errorf("invite %q: %w", inv.User.Username, err)
+	}
+	return inv, nil
+}
+
+// NewInvitation prepares, without storing, a user of req.OrgID with a
+// one-time registration code. An empty OrgID prepares a new organisation.
+func (cs *Ceremonies) NewInvitation(req InviteRequest) (Invited, error) {
 	username := strings.TrimSpace(req.Username)
 	if username == "" || len(username) > 254 || strings.ContainsAny(username, "\x00\r\n\t") {
 		return Invited{}, fmt.Errorf("username must be 1 to 254 printable characters: %w", ErrInvalidInput)
@@ -69,39 +90,36 @@ func (cs *Ceremonies) Invite(ctx context.Context, req InviteRequest) (Invited, e
 		name = username
 	}
 	now := cs.opts.Now().UTC()
-	in := store.Invitation{}
-	org, err := cs.inviteOrg(ctx, req.OrgID)
-	if err != nil {
-		return Invited{}, err
-	}
-	owner := org.ID == ""
-	if owner {
-		org = store.Org{ID: store.NewID("or"), Name: "countersign", CreatedAt: now}
-		in.Org = &org
-	}
+	org := store.Org{ID: req.OrgID}
 	u := store.User{
 		ID: store.NewID("us"), OrgID: org.ID, Username: username, Name: name,
 		Kind: store.KindCustomerEmployee, UserHandle: EncodeBase64URL(randomBytes(32)),
 		IsActive: true, CreatedAt: now,
 	}
 	code := newRegistrationCode()
-	in.User = u
-	in.Code = store.RegistrationCode{UserID: u.ID, CodeHash: hashCode(code), ExpiresAt: now.Add(cs.opts.CodeTTL)}
-	if owner {
-		perm := store.Permission{
-			ID: store.NewID("pm"), OrgID: org.ID, Name: FullAdminPermission, Operations: FullAdminOperations,
-			IsImmutable: true, CreatedAt: now, UpdatedAt: now,
-		}
-		in.Permission = &perm
-		in.Assignment = &store.Assignment{
-			ID: store.NewID("as"), OrgID: org.ID, PermissionID: perm.ID, IdentityID: u.ID,
-			IsImmutable: true, CreatedAt: now, UpdatedAt: now,
-		}
+	inv := Invited{Org: org, User: u, Code: code, ExpiresAt: now.Add(cs.opts.CodeTTL)}
+	inv.Invitation = store.Invitation{User: u, Code: store.RegistrationCode{UserID: u.ID, CodeHash: hashCode(code), ExpiresAt: inv.ExpiresAt}}
+	return inv, nil
+}
+
+// makeOwner turns an invitation into the creation of a new organisation
+// whose first user holds the immutable full-admin permission.
+func (cs *Ceremonies) makeOwner(inv *Invited) {
+	now := cs.opts.Now().UTC()
+	org := store.Org{ID: store.NewID("or"), Name: "countersign", CreatedAt: now}
+	inv.Org, inv.Owner = org, true
+	inv.User.OrgID = org.ID
+	inv.Invitation.User.OrgID = org.ID
+	inv.Invitation.Org = &org
+	perm := store.Permission{
+		ID: store.NewID("pm"), OrgID: org.ID, Name: FullAdminPermission, Operations: FullAdminOperations,
+		IsImmutable: true, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := cs.store.Invite(ctx, in); err != nil {
-		return Invited{}, fmt.Errorf("invite %q: %w", username, err)
+	inv.Invitation.Permission = &perm
+	inv.Invitation.Assignment = &store.Assignment{
+		ID: store.NewID("as"), OrgID: org.ID, PermissionID: perm.ID, IdentityID: inv.User.ID,
+		IsImmutable: true, CreatedAt: now, UpdatedAt: now,
 	}
-	return Invited{Org: org, User: u, Code: code, ExpiresAt: in.Code.ExpiresAt, Owner: owner}, nil
 }
 
 // inviteOrg returns the organisation to invite into, or a zero Org when the

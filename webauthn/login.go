@@ -106,7 +106,10 @@ func (cs *Ceremonies) loginCandidate(ctx context.Context, orgID, username string
 	if !u.IsActive || !u.IsRegistered {
 		return store.User{}, nil, nil
 	}
-	active, err := cs.activeCredentials(ctx, u.ID)
+	if u.IsServiceAccount {
+		return store.User{}, nil, nil // machines use their access token, never log in
+	}
+	active, err := cs.signingCredentials(ctx, Identity{UserID: u.ID, TokenKind: store.TokenLogin})
 	if err != nil {
 		return store.User{}, nil, err
 	}
@@ -139,6 +142,9 @@ func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Ass
 	}
 	if cred.OrgID != ch.OrgID {
 		return store.User{}, store.Credential{}, fmt.Errorf("credential %s is of another org: %w", cred.ID, ErrVerification)
+	}
+	if cred.TokenID != "" {
+		return store.User{}, store.Credential{}, fmt.Errorf("credential %s is the key of token %s, which cannot log in: %w", cred.ID, cred.TokenID, ErrVerification)
 	}
 	if ch.UserID != "" {
 		if cred.UserID != ch.UserID || !slices.Contains(data.Allowed, cred.CredID) {
