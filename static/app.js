@@ -1,0 +1,831 @@
+// countersign's browser script: passkey registration and sign-in, and the
+// console, whose every state-changing button runs User Action Signing.
+//
+// One ES module: no framework, no dependencies, no build step. Each page names
+// itself with data-page on its root element and carries its endpoint URLs and
+// data in data-* attributes, so nothing here knows a path. WebAuthn options
+// and results are encoded exactly as @dfns/sdk-browser does (spec §2.2): the
+// challenge and the user handle are the UTF-8 bytes of their strings,
+// credential ids are base64url raw ids, and binary results travel as
+// unpadded base64url. The session cookie is set by the server (HttpOnly):
+// no token ever reaches this script; the console's API requests carry it as
+// same-origin requests.
+
+const TIMEOUT_MS = 60_000; // as @dfns/sdk-browser's default wait
+
+const messages = {
+  prompt: 'Follow the prompt of your browser or security key.',
+  checking: 'Checking your passkey…',
+  saving: 'Saving your passkey…',
+  notAllowed:
+    'The passkey prompt was closed or no passkey for this site was found. Try again, or use another device.',
+  authFailed:
+    "That passkey wasn't accepted. Check your username, or use a passkey registered for this site.",
+  invalidCode:
+    'This invitation link is invalid, has expired or was already used. Ask your administrator for a new one.',
+  duplicate: 'This authenticator already holds a passkey for this account.',
+  network: "Can't reach countersign. Check your connection and try again.",
+  unsupported:
+    "This browser can't use passkeys. Try a current version of Chrome, Edge, Firefox or Safari.",
+  unexpected: 'Something went wrong. Try again, or reload the page.',
+};
+
+// What the console says when a signed request fails, by the server's error
+// code or the browser's error name. Anything else shows the server's message.
+const consoleMessages = {
+  authentication_failed: "Your passkey's signature wasn't accepted, so nothing was changed. Try again.",
+  attestation_failed:
+    "The new credential's signature over its challenge wasn't accepted, so it was not added. Check the key and the signature, and try again.",
+  user_action_invalid: 'The approval was missing or not accepted, so nothing was changed. Try again.',
+  user_action_mismatch: "The approval didn't match the request sent, so it was refused and nothing was changed.",
+  user_action_used: 'That approval was already used once, so it was refused. Approve the change again.',
+  last_active_credential:
+    'This is your last active credential: add another one before you deactivate it, or you could not sign in again.',
+  immutable: "Built-in permissions and their assignments can't be changed.",
+  conflict: 'That already exists: choose another name.',
+  people_only: 'Only a person signed in with a passkey can do this.',
+  unauthorized: 'Your session has ended. Sign in again to continue.',
+  cross_origin: 'This request did not come from this page, so it was refused. Reload the page.',
+  rate_limited: 'Too many requests at once. Wait a moment and try again.',
+  NotAllowedError: 'The passkey prompt was closed or timed out, so nothing was changed.',
+  InvalidStateError: 'This authenticator already holds a passkey for your account. Use another one.',
+};
+
+const consoleText = {
+  cancelled: 'Cancelled: nothing was sent and nothing changed.',
+  preparing: 'Preparing the request…',
+  create: 'Follow the prompt to create the new credential.',
+  approve: 'Approve with your passkey in the prompt of your browser or security key.',
+  approving: 'Checking the approval…',
+  generating: 'Generating a key pair in this browser…',
+  noPasskey:
+    "None of your credentials can approve from a browser: add a passkey with a script or SDK first.",
+  pasteKey: 'Paste the PEM public key of the token, or let the browser generate a key pair.',
+  pem: 'Paste a PEM public key: the lines from -----BEGIN PUBLIC KEY----- to -----END PUBLIC KEY-----.',
+  signature: 'Paste the signature as hexadecimal, as the openssl command prints it.',
+  signNow: 'Sign the text shown with your private key, then paste the signature.',
+  copied: 'Copied.',
+  copyByHand: 'Select the text and copy it with your keyboard.',
+};
+
+// APIError is a failed request: the server's stable error code and message,
+// or the code "network" when the server could not be reached.
+class APIError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'APIError';
+    this.code = code;
+  }
+}
+
+// requestJSON sends a same-origin request and returns the JSON answer, or
+// throws an APIError. body is the exact text to send (none when undefined);
+// token, when given, goes in the Authorization header. The session cookie
+// goes along with every same-origin request.
+async function requestJSON(method, url, { body, headers = {}, token, signal } = {}) {
+  const all = { Accept: 'application/json', ...headers };
+  if (body !== undefined) all['Content-Type'] = 'application/json';
+  if (token) all.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(url, { method, headers: all, body, credentials: 'same-origin', signal });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new APIError('network', messages.network);
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const message = data?.error?.message ?? data?.message ?? `${res.status} ${res.statusText}`;
+    throw new APIError(data?.error?.code ?? `http_${res.status}`, message);
+  }
+  return data ?? {};
+}
+
+// postJSON sends body as JSON (see requestJSON).
+function postJSON(url, body, options = {}) {
+  return requestJSON('POST', url, { ...options, body: JSON.stringify(body) });
+}
+
+// base64url converts between bytes and unpadded base64url (spec §1.8): bytes
+// in, string out; string in, bytes out. It is the one fallback kept for
+// browsers without the WebAuthn JSON helpers.
+function base64url(value) {
+  if (typeof value === 'string') {
+    const binary = atob(value.replace(/-/g, '+').replace(/_/g, '/'));
+    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  }
+  const binary = String.fromCharCode(...new Uint8Array(value));
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// textBytes is base64url(utf8(text)): how the Dfns browser SDK turns the
+// challenge and user id strings into WebAuthn bytes.
+function textBytes(text) {
+  return base64url(new TextEncoder().encode(text));
+}
+
+// creationOptions turns a RegistrationChallenge (spec §3) into the options
+// of navigator.credentials.create.
+function creationOptions(ch) {
+  const json = {
+    challenge: textBytes(ch.challenge),
+    rp: { id: ch.rp.id, name: ch.rp.name },
+    user: { id: textBytes(ch.user.id), name: ch.user.name, displayName: ch.user.displayName },
+    pubKeyCredParams: ch.pubKeyCredParams.map(({ type, alg }) => ({ type, alg })),
+    excludeCredentials: ch.excludeCredentials.map(({ type, id }) => ({ type, id })),
+    authenticatorSelection: ch.authenticatorSelection,
+    attestation: ch.attestation,
+    timeout: TIMEOUT_MS,
+  };
+  if (PublicKeyCredential.parseCreationOptionsFromJSON) {
+    return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+  }
+  return {
+    ...json,
+    challenge: base64url(json.challenge),
+    user: { ...json.user, id: base64url(json.user.id) },
+    excludeCredentials: json.excludeCredentials.map((c) => ({ ...c, id: base64url(c.id) })),
+  };
+}
+
+// requestOptions turns a LoginChallenge (spec §4.1) into the options of
+// navigator.credentials.get. Its Fido2 allow-list is empty for a
+// usernameless sign-in: any passkey of this site may answer.
+function requestOptions(ch) {
+  const json = {
+    challenge: textBytes(ch.challenge),
+    rpId: ch.rp.id,
+    userVerification: ch.userVerification,
+    allowCredentials: ch.allowCredentials.webauthn.map(({ type, id, transports }) =>
+      transports?.length ? { type, id, transports } : { type, id },
+    ),
+    timeout: TIMEOUT_MS,
+  };
+  if (PublicKeyCredential.parseRequestOptionsFromJSON) {
+    return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+  }
+  return {
+    ...json,
+    challenge: base64url(json.challenge),
+    allowCredentials: json.allowCredentials.map((c) => ({ ...c, id: base64url(c.id) })),
+  };
+}
+
+// credentialJSON is credential.toJSON(), or the same fields built by hand.
+function credentialJSON(credential) {
+  if (typeof credential.toJSON === 'function') return credential.toJSON();
+  const r = credential.response;
+  const response = { clientDataJSON: base64url(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = base64url(r.attestationObject);
+    response.transports = r.getTransports?.() ?? [];
+  } else {
+    response.authenticatorData = base64url(r.authenticatorData);
+    response.signature = base64url(r.signature);
+    if (r.userHandle) response.userHandle = base64url(r.userHandle);
+  }
+  return { id: credential.id, type: credential.type, response };
+}
+
+// credentialName names a new passkey for the console's list: a roaming key
+// (USB, NFC, Bluetooth) or a passkey kept by a device or password manager.
+function credentialName(json) {
+  const transports = json.response.transports ?? [];
+  const roaming = ['usb', 'nfc', 'ble'].some((t) => transports.includes(t));
+  const local = ['internal', 'hybrid'].some((t) => transports.includes(t));
+  return roaming && !local ? 'Security key' : 'Passkey';
+}
+
+// registrationBody is the NewCredential of /auth/registration (spec §4.1).
+function registrationBody(json) {
+  return {
+    firstFactorCredential: {
+      credentialKind: 'Fido2',
+      credentialInfo: {
+        credId: json.id,
+        clientData: json.response.clientDataJSON,
+        attestationData: json.response.attestationObject,
+        transports: json.response.transports ?? [],
+      },
+      credentialName: credentialName(json),
+    },
+  };
+}
+
+// signedChallenge is the SignedChallenge of /auth/login and /auth/action
+// (spec §3).
+function signedChallenge(ch, json) {
+  const r = json.response;
+  return {
+    challengeIdentifier: ch.challengeIdentifier,
+    firstFactor: {
+      kind: 'Fido2',
+      credentialAssertion: {
+        credId: json.id,
+        clientData: r.clientDataJSON,
+        authenticatorData: r.authenticatorData,
+        signature: r.signature,
+        userHandle: r.userHandle ?? undefined, // omitted when absent
+      },
+    },
+  };
+}
+
+// describe turns a failure into a sentence for the user. One message covers
+// an unknown user and a wrong passkey: the page must not tell which.
+function describe(err) {
+  const key = err.name === 'APIError' ? err.code : err.name;
+  switch (key) {
+    case 'authentication_failed':
+      return messages.authFailed;
+    case 'invalid_registration_code':
+      return messages.invalidCode;
+    case 'NotAllowedError':
+      return messages.notAllowed;
+    case 'InvalidStateError':
+      return messages.duplicate;
+    default:
+      if (err.name === 'APIError') return err.message;
+      console.error(err);
+      return messages.unexpected;
+  }
+}
+
+// say shows text in the page's live region; kind styles it.
+function say(root, text, kind = 'progress') {
+  const region = root.querySelector('[aria-live]');
+  region.textContent = text;
+  region.dataset.kind = text ? kind : '';
+}
+
+// setBusy disables a button while a request runs and shows label on it.
+function setBusy(button, busy, label) {
+  if (busy) {
+    button.dataset.idleLabel ??= button.textContent;
+    button.textContent = label;
+  } else if (button.dataset.idleLabel) {
+    button.textContent = button.dataset.idleLabel;
+  }
+  button.disabled = busy;
+  button.setAttribute('aria-busy', String(busy));
+}
+
+// fail ends a request: the button works again and the reason is shown. An
+// aborted request stays quiet: the user started another one.
+function fail(root, button, err) {
+  setBusy(button, false);
+  say(root, err.name === 'AbortError' ? '' : describe(err), 'error');
+}
+
+// follow opens the page the server sends the user to, same origin only.
+function follow(next) {
+  const url = new URL(next, location.href);
+  if (url.origin !== location.origin) throw new Error(`refusing to follow ${next}`);
+  location.assign(url.href);
+}
+
+// register creates the invited user's passkey and signs them in.
+async function register(root, button) {
+  const { orgId, username, code, initUrl, finishUrl } = root.dataset;
+  setBusy(button, true, 'Waiting for your passkey…');
+  say(root, messages.prompt);
+  try {
+    const ch = await postJSON(initUrl, { orgId, username, registrationCode: code });
+    const credential = await navigator.credentials.create({ publicKey: creationOptions(ch) });
+    say(root, messages.saving);
+    const body = registrationBody(credentialJSON(credential));
+    const done = await postJSON(finishUrl, body, { token: ch.temporaryAuthenticationToken });
+    follow(done.next);
+  } catch (err) {
+    fail(root, button, err);
+  }
+}
+
+// signIn runs one login ceremony and returns the server's answer. With a
+// username the server lists that user's credentials; without one any
+// passkey of this site may answer. onCredential runs once the authenticator
+// has answered, before the server checks it.
+async function signIn(form, { username, mediation, signal, onCredential }) {
+  const { orgId, initUrl, finishUrl } = form.dataset;
+  const ch = await postJSON(initUrl, username ? { orgId, username } : { orgId }, { signal });
+  const credential = await navigator.credentials.get({
+    publicKey: requestOptions(ch),
+    mediation,
+    signal,
+  });
+  onCredential();
+  return postJSON(finishUrl, signedChallenge(ch, credentialJSON(credential)), { signal });
+}
+
+// offerAutofill starts a conditional request, so the browser lists this
+// site's passkeys in the username field's autofill. It stays pending until
+// the user picks one, or until the button aborts it.
+async function offerAutofill(form, button, login) {
+  if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+  login.autofill = new AbortController();
+  const onCredential = () => {
+    setBusy(button, true, 'Signing in…');
+    say(form, messages.checking);
+  };
+  try {
+    const done = await signIn(form, { mediation: 'conditional', signal: login.autofill.signal, onCredential });
+    follow(done.next);
+  } catch (err) {
+    // Nobody asked for this request: a cancelled one stays quiet.
+    if (err.name === 'AbortError' || err.name === 'NotAllowedError') return;
+    fail(form, button, err);
+  }
+}
+
+// signInWithButton replaces any autofill request with a modal one, named
+// by the username field when it is filled in.
+async function signInWithButton(form, button, login) {
+  login.autofill?.abort();
+  login.autofill = null;
+  const username = form.elements.username.value.trim();
+  setBusy(button, true, 'Waiting for your passkey…');
+  say(form, messages.prompt);
+  try {
+    const done = await signIn(form, { username, onCredential: () => say(form, messages.checking) });
+    follow(done.next);
+  } catch (err) {
+    fail(form, button, err);
+  }
+}
+
+function initRegister(root) {
+  const button = root.querySelector('[data-action="register"]');
+  button.addEventListener('click', () => register(root, button));
+}
+
+function initLogin(form) {
+  const button = form.querySelector('button[type="submit"]');
+  const login = { autofill: null };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    signInWithButton(form, button, login);
+  });
+  offerAutofill(form, button, login);
+}
+
+// ---------------------------------------------------------------------------
+// User Action Signing (spec §5.1): what @dfns/sdk's userActionFetch does for
+// every request that changes state, with one step added before the passkey
+// prompt: the person sees what they are about to approve.
+
+// Cancelled is the person's "no" in the approve dialog.
+class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'Cancelled';
+  }
+}
+
+// signedRequest sends method path with body (an object, or undefined for no
+// body) under User Action Signing: the exact payload string is signed at
+// /auth/action/init, shown, approved with a passkey at /auth/action, then
+// sent unchanged with the one-time X-DFNS-USERACTION token. It returns the
+// API's answer and the server's summary of the request.
+async function signedRequest(root, { method, path, body }) {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  const challenge = await postJSON(root.dataset.actionInitUrl, {
+    userActionPayload: payload,
+    userActionHttpMethod: method,
+    userActionHttpPath: path,
+    userActionServerKind: 'Api',
+  });
+  const summary = challenge.summary || `${method} ${path}`;
+  await confirmAction(root, { method, path, summary });
+  const assertion = await approveWithPasskey(root, challenge);
+  const { userAction } = await postJSON(root.dataset.actionUrl, assertion);
+  try {
+    const data = await requestJSON(method, path, {
+      body: payload === '' ? undefined : payload,
+      headers: { 'X-DFNS-USERACTION': userAction },
+    });
+    return { data, summary };
+  } catch (err) {
+    err.approved = true; // the approval was accepted; the request itself failed
+    throw err;
+  }
+}
+
+// confirmAction shows the request in the approve dialog and resolves when
+// the person approves; Cancel or Escape rejects with Cancelled.
+function confirmAction(root, { method, path, summary }) {
+  const dialog = root.querySelector('[data-approve]');
+  dialog.querySelector('[data-approve-summary]').textContent = summary;
+  dialog.querySelector('[data-approve-method]').textContent = method;
+  dialog.querySelector('[data-approve-path]').textContent = path;
+  dialog.returnValue = '';
+  return new Promise((resolve, reject) => {
+    dialog.addEventListener(
+      'close',
+      () => (dialog.returnValue === 'approve' ? resolve() : reject(new Cancelled())),
+      { once: true },
+    );
+    dialog.showModal();
+  });
+}
+
+// approveWithPasskey signs the action challenge with one of the caller's
+// passkeys and returns the SignedChallenge for /auth/action.
+async function approveWithPasskey(root, challenge) {
+  if (!challenge.allowCredentials?.webauthn?.length) {
+    throw new APIError('no_passkey', consoleText.noPasskey);
+  }
+  say(root, consoleText.approve);
+  const credential = await navigator.credentials.get({ publicKey: requestOptions(challenge) });
+  say(root, consoleText.approving);
+  return signedChallenge(challenge, credentialJSON(credential));
+}
+
+// describeAction turns a failed console request into a sentence.
+function describeAction(err) {
+  const key = err.name === 'APIError' ? err.code : err.name;
+  if (key === 'permission_denied') {
+    const op = /operation \(?([A-Za-z:]+)\)?/.exec(err.message)?.[1];
+    return op
+      ? `You don't hold the permission this needs (${op}), so nothing was changed. Ask an administrator.`
+      : "You don't hold the permission this needs, so nothing was changed. Ask an administrator.";
+  }
+  if (key === 'authentication_failed' && err.approved) {
+    // Past the approval, only a new credential's own signature is checked.
+    return consoleMessages.attestation_failed;
+  }
+  return consoleMessages[key] ?? describe(err);
+}
+
+// ---------------------------------------------------------------------------
+// Keys made in the browser with WebCrypto: ECDSA P-256, the public key as
+// SPKI PEM and the private key as PKCS #8 PEM, as @dfns/sdk-keysigner reads
+// them.
+
+// generateKey makes an extractable P-256 key pair.
+async function generateKey() {
+  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ]);
+  const [spki, pkcs8] = await Promise.all([
+    crypto.subtle.exportKey('spki', pair.publicKey),
+    crypto.subtle.exportKey('pkcs8', pair.privateKey),
+  ]);
+  return {
+    privateKey: pair.privateKey,
+    publicKeyPem: pem('PUBLIC KEY', spki),
+    privateKeyPem: pem('PRIVATE KEY', pkcs8),
+  };
+}
+
+// pem armours DER bytes in 64-character lines, without a final newline
+// (as the Dfns browser key signer writes it).
+function pem(label, der) {
+  const b64 = btoa(String.fromCharCode(...new Uint8Array(der)));
+  return [`-----BEGIN ${label}-----`, ...b64.match(/.{1,64}/g), `-----END ${label}-----`].join('\n');
+}
+
+// hex is lowercase hexadecimal of bytes.
+function hex(bytes) {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// derSignature turns WebCrypto's raw r||s ECDSA signature into ASN.1 DER
+// SEQUENCE { INTEGER r, INTEGER s }, what Dfns expects (spec §2.3).
+function derSignature(raw) {
+  const bytes = new Uint8Array(raw);
+  const integer = (b) => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    const v = b.slice(i);
+    return v[0] & 0x80 ? [0x02, v.length + 1, 0, ...v] : [0x02, v.length, ...v];
+  };
+  const half = bytes.length / 2;
+  const seq = [...integer(bytes.slice(0, half)), ...integer(bytes.slice(half))];
+  return new Uint8Array([0x30, seq.length, ...seq]);
+}
+
+// keyAttestation is credentialInfo of a new Key credential: the private key
+// signs the fingerprint of the credential challenge exactly as spec §2.4
+// (and BrowserKeySigner.create) builds it.
+async function keyAttestation(key, challenge, credId) {
+  const utf8 = (text) => new TextEncoder().encode(text);
+  const clientData = utf8(JSON.stringify({ type: 'key.create', challenge }));
+  const clientDataHash = hex(await crypto.subtle.digest('SHA-256', clientData));
+  const fingerprint = JSON.stringify({ clientDataHash, publicKey: key.publicKeyPem });
+  const raw = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, utf8(fingerprint));
+  const attestation = { publicKey: key.publicKeyPem, signature: hex(derSignature(raw)) };
+  return {
+    credId,
+    clientData: base64url(clientData),
+    attestationData: base64url(utf8(JSON.stringify(attestation))),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Console actions. Each returns the sentence to show when it succeeded.
+
+function done(summary) {
+  return `Done: ${summary}.`;
+}
+
+// signButton sends the request a row's button names (data-sign-*).
+async function signButton(root, button) {
+  const { signMethod: method, signPath: path, signBody } = button.dataset;
+  const body = signBody ? JSON.parse(signBody) : undefined;
+  const { summary } = await signedRequest(root, { method, path, body });
+  await refreshLists(root);
+  return done(summary);
+}
+
+// formBody is the form's base body (data-sign-body) completed by its named
+// fields: checkboxes of one name make a list, number fields numbers; empty
+// fields and fields marked data-ignore are left out.
+function formBody(form) {
+  const body = form.dataset.signBody ? JSON.parse(form.dataset.signBody) : {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled || 'ignore' in el.dataset) continue;
+    if (el.type === 'checkbox') {
+      body[el.name] ??= [];
+      if (el.checked) body[el.name].push(el.value);
+      continue;
+    }
+    const value = el.value.trim();
+    if (value !== '') body[el.name] = el.type === 'number' ? Number(value) : value;
+  }
+  return body;
+}
+
+// submitSignedForm sends the form's request; a form marked data-reveal
+// then shows what the answer carries once (an invitation link).
+async function submitSignedForm(root, form) {
+  const { signMethod: method, signPath: path } = form.dataset;
+  const { data, summary } = await signedRequest(root, { method, path, body: formBody(form) });
+  if ('reveal' in form.dataset) reveal(form, data);
+  form.reset();
+  await refreshLists(root);
+  return done(summary);
+}
+
+// addCredential adds a passkey (on this device or a security key) or a key
+// generated in this browser, as the pressed button says.
+async function addCredential(root, form, button) {
+  const choice = button.value;
+  const names = { platform: 'Passkey', 'cross-platform': 'Security key', key: 'Key' };
+  const name = form.elements.credentialName.value.trim() || names[choice];
+  const { initUrl, createUrl } = form.dataset;
+  const add = choice === 'key' ? newKeyCredential : newPasskeyCredential;
+  const { body, secrets } = await add(root, initUrl, name, choice);
+  const { summary } = await signedRequest(root, { method: 'POST', path: createUrl, body });
+  if (secrets) reveal(form, secrets);
+  form.reset();
+  await refreshLists(root);
+  return done(summary);
+}
+
+// newPasskeyCredential creates a passkey on an authenticator of the given
+// attachment for the credential challenge, and returns the request body
+// that adds it (spec §4.3).
+async function newPasskeyCredential(root, initUrl, name, attachment) {
+  const ch = await postJSON(initUrl, { kind: 'Fido2' });
+  say(root, consoleText.create);
+  const options = creationOptions({
+    ...ch,
+    authenticatorSelection: { ...ch.authenticatorSelection, authenticatorAttachment: attachment },
+  });
+  const json = credentialJSON(await navigator.credentials.create({ publicKey: options }));
+  const body = {
+    credentialKind: 'Fido2',
+    credentialName: name,
+    challengeIdentifier: ch.challengeIdentifier,
+    credentialInfo: {
+      credId: json.id,
+      clientData: json.response.clientDataJSON,
+      attestationData: json.response.attestationObject,
+      transports: json.response.transports ?? [],
+    },
+  };
+  return { body };
+}
+
+// newKeyCredential generates a key pair whose private key attests the
+// credential challenge; the private key is shown once, never stored.
+async function newKeyCredential(root, initUrl, name) {
+  const ch = await postJSON(initUrl, { kind: 'Key' });
+  say(root, consoleText.generating);
+  const key = await generateKey();
+  const credId = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const credentialInfo = await keyAttestation(key, ch.challenge, credId);
+  const body = { credentialKind: 'Key', credentialName: name, challengeIdentifier: ch.challengeIdentifier, credentialInfo };
+  return { body, secrets: { credId, privateKey: key.privateKeyPem } };
+}
+
+// ownKeys holds, per form, the credential challenge a pasted public key is
+// being attested for: prepared by one submit, finished by the next.
+const ownKeys = new WeakMap();
+
+// ownKey adds a Key credential whose private key stays with the person:
+// "prepare" fetches a credential challenge and shows the fingerprint to sign
+// (spec §2.4) with an openssl command; "add" sends the pasted signature.
+async function ownKey(root, form, button) {
+  if (button.value === 'prepare') return prepareOwnKey(form);
+  const prepared = ownKeys.get(form);
+  const signature = form.elements.signature.value.trim().toLowerCase();
+  if (!prepared || !/^([0-9a-f]{2})+$/.test(signature)) throw new APIError('invalid_request', consoleText.signature);
+  const attestation = { publicKey: prepared.publicKey, signature };
+  const body = {
+    credentialKind: 'Key',
+    credentialName: form.elements.credentialName.value.trim() || 'Key',
+    challengeIdentifier: prepared.challengeIdentifier,
+    credentialInfo: {
+      credId: base64url(crypto.getRandomValues(new Uint8Array(32))),
+      clientData: prepared.clientData,
+      attestationData: base64url(new TextEncoder().encode(JSON.stringify(attestation))),
+    },
+  };
+  const { summary } = await signedRequest(root, { method: 'POST', path: form.dataset.createUrl, body });
+  ownKeys.delete(form);
+  form.reset();
+  form.querySelector('[data-own-key-sign]').hidden = true;
+  await refreshLists(root);
+  return done(summary);
+}
+
+// prepareOwnKey shows the text the pasted key must sign. The PEM is used
+// exactly as it will be sent (trimmed, LF line ends), since the server
+// rebuilds the fingerprint from the attestation's publicKey.
+async function prepareOwnKey(form) {
+  const publicKey = form.elements.publicKey.value.replace(/\r\n?/g, '\n').trim();
+  if (!/^-----BEGIN (RSA )?PUBLIC KEY-----\n[\s\S]+\n-----END (RSA )?PUBLIC KEY-----$/.test(publicKey)) {
+    throw new APIError('invalid_request', consoleText.pem);
+  }
+  const ch = await postJSON(form.dataset.initUrl, { kind: 'Key' });
+  const clientData = new TextEncoder().encode(JSON.stringify({ type: 'key.create', challenge: ch.challenge }));
+  const clientDataHash = hex(await crypto.subtle.digest('SHA-256', clientData));
+  const fingerprint = JSON.stringify({ clientDataHash, publicKey });
+  ownKeys.set(form, { publicKey, challengeIdentifier: ch.challengeIdentifier, clientData: base64url(clientData) });
+  const section = form.querySelector('[data-own-key-sign]');
+  section.querySelector('[data-slot="fingerprint"]').textContent = fingerprint;
+  section.querySelector('[data-slot="command"]').textContent =
+    `printf '%s' '${fingerprint}' | openssl dgst -sha256 -sign key.pem | xxd -p -c 256`;
+  section.hidden = false;
+  form.elements.signature.focus();
+  return consoleText.signNow;
+}
+
+// createToken creates a personal access token or a service account with a
+// key pair generated here or a pasted public key, then shows the token,
+// its credential id and the private key once.
+async function createToken(root, form) {
+  const { signMethod: method, signPath: path } = form.dataset;
+  const body = formBody(form);
+  let privateKey;
+  if (form.elements.keySource.value === 'generate') {
+    say(root, consoleText.generating);
+    const key = await generateKey();
+    body.publicKey = key.publicKeyPem;
+    privateKey = key.privateKeyPem;
+  } else if (!body.publicKey) {
+    throw new APIError('invalid_request', consoleText.pasteKey);
+  }
+  const { data, summary } = await signedRequest(root, { method, path, body });
+  const token = data.accessTokens?.[0] ?? data; // a service account, or a PAT
+  reveal(form, { accessToken: token.accessToken, credId: token.credId, privateKey });
+  form.reset();
+  showKeySource(form);
+  await refreshLists(root);
+  return done(summary);
+}
+
+// ---------------------------------------------------------------------------
+// Console page helpers.
+
+// reveal fills the form's secret panel (values by data-slot) and shows it;
+// values absent from the answer keep their rows hidden.
+function reveal(form, values) {
+  const panel = form.closest('section').querySelector('[data-secret-panel]');
+  for (const item of panel.querySelectorAll('[data-secret-item]')) {
+    const value = values[item.dataset.secretItem] ?? '';
+    item.querySelector('[data-slot]').textContent = value;
+    item.hidden = value === '';
+  }
+  panel.hidden = false;
+  panel.focus({ preventScroll: true });
+  panel.scrollIntoView({ block: 'start' });
+}
+
+// refreshLists re-reads the page and swaps in its lists (data-refresh), so
+// a change shows at once without losing what the page reveals.
+async function refreshLists(root) {
+  const res = await fetch(location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+  if (!res.ok) return;
+  const fresh = new DOMParser().parseFromString(await res.text(), 'text/html');
+  for (const list of root.querySelectorAll('[data-refresh]')) {
+    const next = fresh.getElementById(list.id);
+    if (next) list.replaceWith(document.importNode(next, true));
+  }
+}
+
+// toggle shows or hides the element a button controls (an inline form).
+function toggle(button) {
+  const target = document.getElementById(button.dataset.toggle);
+  target.hidden = !target.hidden;
+  button.setAttribute('aria-expanded', String(!target.hidden));
+  if (!target.hidden) target.querySelector('input')?.select();
+}
+
+// showKeySource shows the public-key field only when the person pastes one.
+function showKeySource(form) {
+  const field = form.querySelector('[data-paste-key]');
+  if (field) field.hidden = form.elements.keySource.value !== 'paste';
+}
+
+// secretText is the value of a secret panel's slot.
+function secretText(button, slot) {
+  return button.closest('[data-secret-panel]').querySelector(`[data-slot="${slot}"]`).textContent;
+}
+
+async function copySecret(root, button) {
+  try {
+    await navigator.clipboard.writeText(secretText(button, button.dataset.copy));
+    say(root, consoleText.copied);
+  } catch {
+    say(root, consoleText.copyByHand);
+  }
+}
+
+// downloadSecret saves a PEM key as a file; nothing leaves the browser.
+function downloadSecret(button) {
+  const text = `${secretText(button, button.dataset.download)}\n`;
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }));
+  const link = Object.assign(document.createElement('a'), { href: url, download: 'countersign-private-key.pem' });
+  link.click();
+  URL.revokeObjectURL(url);
+}
+
+// runAction runs one console action from button: the page is busy (other
+// actions wait) until it ends, then it says how it went.
+async function runAction(root, button, action) {
+  if (root.dataset.busy) return;
+  root.dataset.busy = 'true';
+  setBusy(button, true, 'Working…');
+  say(root, consoleText.preparing);
+  try {
+    say(root, await action(), 'success');
+  } catch (err) {
+    if (err.name === 'Cancelled') say(root, consoleText.cancelled);
+    else if (err.name === 'AbortError') say(root, '');
+    else say(root, describeAction(err), 'error');
+  } finally {
+    delete root.dataset.busy;
+    setBusy(button, false);
+  }
+}
+
+// formActions are the forms that do more than send their fields.
+const formActions = {
+  'add-credential': addCredential,
+  'create-token': createToken,
+  'create-service-account': createToken,
+  'own-key': ownKey,
+};
+
+function initConsole(root) {
+  root.addEventListener('click', (event) => {
+    const button = event.target.closest('button');
+    if (!button || button.type === 'submit') return;
+    const { signMethod, toggle: controls, copy, download } = button.dataset;
+    if (signMethod) runAction(root, button, () => signButton(root, button));
+    else if (controls) toggle(button);
+    else if (copy) copySecret(root, button);
+    else if (download) downloadSecret(button);
+  });
+  root.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (form.method === 'dialog') return; // the approve dialog closes itself
+    event.preventDefault();
+    const button = event.submitter ?? form.querySelector('[type="submit"]');
+    const action = formActions[form.dataset.form] ?? submitSignedForm;
+    runAction(root, button, () => action(root, form, button));
+  });
+  root.addEventListener('change', (event) => {
+    if (event.target.name === 'keySource') showKeySource(event.target.form);
+  });
+}
+
+// start wires the page up, or explains why passkeys cannot work here.
+function start(root) {
+  const pages = { register: initRegister, login: initLogin };
+  const consolePages = ['console', 'credentials', 'activity', 'tokens', 'service-accounts', 'users', 'permissions'];
+  const page = root?.dataset.page;
+  const init = consolePages.includes(page) ? initConsole : pages[page];
+  if (!init) return;
+  if (!window.PublicKeyCredential) {
+    say(root, messages.unsupported, 'error');
+    root.querySelectorAll('button').forEach((b) => (b.disabled = true));
+    return;
+  }
+  init(root);
+}
+
+start(document.querySelector('[data-page]'));

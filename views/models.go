@@ -1,0 +1,222 @@
+package views
+
+// RegisterView is the registration page of an invited user: the link's
+// organisation, username and one-time code, and the two JSON endpoints the
+// page's script calls.
+type RegisterView struct {
+	OrgID     string
+	Username  string
+	Code      string
+	InitURL   string // POST {orgId, username, registrationCode} -> RegistrationChallenge
+	FinishURL string // POST NewCredential with the temporary token -> {next}
+}
+
+// LoginView is the sign-in page of an organisation.
+type LoginView struct {
+	OrgID     string
+	InitURL   string // POST {orgId, username?} -> LoginChallenge
+	FinishURL string // POST SignedChallenge -> {next}
+}
+
+// Frame is what surrounds every signed-in page: who is signed in, the
+// navigation, Sign out, and the two endpoints of User Action Signing that
+// every state-changing button of the page goes through.
+type Frame struct {
+	Page          string // data-page of the content: "console", "credentials", ...
+	Title         string // the document title
+	Username      string
+	OrgID         string
+	OrgName       string
+	LogoutURL     string // POST form target
+	ActionInitURL string // POST /auth/action/init
+	ActionURL     string // POST /auth/action
+	Nav           []NavLink
+}
+
+// NavLink is one entry of the console's navigation.
+type NavLink struct {
+	Key     string // names the link for tests: data-testid="nav-<Key>"
+	Label   string
+	URL     string
+	Current bool // the page being shown: aria-current="page"
+}
+
+// SignedAction is a button that sends one exact request under User Action
+// Signing: app.js shows Summary's server-side twin in the approve dialog,
+// asks the passkey, then sends Method Path with Body (a JSON text, "" for
+// none) unchanged.
+type SignedAction struct {
+	Label  string
+	TestID string
+	Method string
+	Path   string
+	Body   string
+	Danger bool // styled as a destructive action
+}
+
+// SignedForm is a form whose fields complete a request body before it is
+// signed: Body is the JSON object the named fields are added to.
+type SignedForm struct {
+	Method string
+	Path   string
+	Body   string
+}
+
+// Status is the state of a listed thing, as a word and a style.
+type Status struct {
+	Label string // "Active", "Inactive", "Archived", "Invited"
+	Kind  string // "active", "inactive", "archived", "pending"
+}
+
+// Option is one choice of a <select>.
+type Option struct {
+	Value string
+	Label string
+}
+
+// CredentialRow is one credential in the console's lists, formatted for
+// reading.
+type CredentialRow struct {
+	Name           string
+	Kind           string // "Fido2" or "Key"
+	CredentialUUID string
+	Created        string
+	LastUsed       string // the later of the two below, "Never" when unused
+	LastLogin      string // "Never" when never used to sign in
+	LastSign       string // "Never" when never used to approve an action
+	// Storage is "Synced passkey", "This device only", or "" for a Key.
+	Storage string
+	Active  bool
+	Rename  SignedForm     // PUT /auth/credentials/name with credentialUuid
+	Actions []SignedAction // Deactivate or Activate
+}
+
+// ConsoleView is the signed-in user's home.
+type ConsoleView struct {
+	Frame
+	UserID         string
+	SessionEnds    string // for reading, e.g. "14:05 UTC"
+	SessionEndsISO string // for <time datetime>
+	CredentialsURL string // the Credentials page
+	Credentials    []CredentialRow
+}
+
+// CredentialsView is the page where a person manages the passkeys and keys
+// that sign for them.
+type CredentialsView struct {
+	Frame
+	InitURL     string // POST {kind} -> credential challenge
+	CreateURL   string // POST NewCredential, signed
+	Credentials []CredentialRow
+}
+
+// ActivityRow is one executed signed request of the audit log.
+type ActivityRow struct {
+	Time       string
+	TimeISO    string
+	User       string
+	Credential string // the name of the credential that signed, or its id
+	Method     string
+	Path       string
+	Summary    string
+}
+
+// ActivityView is the audit log, newest first. OwnOnly says the caller may
+// not read the organisation's log and sees only their own actions.
+type ActivityView struct {
+	Frame
+	OwnOnly bool
+	Limit   int // how many entries at most are shown
+	Rows    []ActivityRow
+}
+
+// TokenRow is a personal access token or a service account's token.
+type TokenRow struct {
+	Name     string
+	TokenID  string
+	Created  string
+	Expires  string
+	LastUsed string // "Never" when unused
+	Status   Status
+	Actions  []SignedAction
+}
+
+// TokensView lists the caller's personal access tokens.
+type TokensView struct {
+	Frame
+	CanCreate bool
+	Create    SignedForm // POST /auth/pats
+	Tokens    []TokenRow
+}
+
+// ServiceAccountRow is one service account with its token.
+type ServiceAccountRow struct {
+	Name        string
+	UserID      string
+	Created     string
+	Permissions string // the names of its permissions, comma-separated
+	Tokens      []TokenRow
+	Status      Status
+	Actions     []SignedAction
+}
+
+// ServiceAccountsView lists the organisation's service accounts.
+type ServiceAccountsView struct {
+	Frame
+	CanRead     bool
+	CanCreate   bool
+	Create      SignedForm // POST /auth/service-accounts
+	Permissions []Option   // what a new service account may be given
+	Accounts    []ServiceAccountRow
+}
+
+// UserRow is one person of the organisation.
+type UserRow struct {
+	Username    string
+	UserID      string
+	Kind        string
+	Permissions string // the names of their permissions, comma-separated
+	Status      Status
+	IsYou       bool
+	Actions     []SignedAction
+}
+
+// UsersView lists the organisation's people.
+type UsersView struct {
+	Frame
+	CanRead   bool
+	CanInvite bool
+	Invite    SignedForm // POST /auth/users
+	Users     []UserRow
+}
+
+// PermissionRow is one permission with the identities it is assigned to.
+type PermissionRow struct {
+	Name       string
+	ID         string
+	Operations []string
+	Assignees  []string // usernames or token names
+	Status     Status
+	Immutable  bool
+	Assign     SignedForm // POST /permissions/:id/assignments, "" when it cannot be assigned
+	Actions    []SignedAction
+}
+
+// PermissionsView lists the organisation's permissions.
+type PermissionsView struct {
+	Frame
+	CanRead    bool
+	CanCreate  bool
+	Create     SignedForm // POST /permissions
+	Operations []string   // every operation a permission may list
+	Identities []Option   // who a permission can be assigned to
+	Rows       []PermissionRow
+}
+
+// ErrorView is an error page: the HTTP status, a short title and a message
+// safe to show.
+type ErrorView struct {
+	Status  int
+	Title   string
+	Message string
+}
