@@ -1,0 +1,284 @@
+// Command countersign is a self-hosted passkey login and user-action signing
+// server, wire-compatible with the Dfns Auth API. main wires configuration,
+// the store and the server together and runs a sub-command; it holds no
+// logic of its own.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"countersign/server"
+	"countersign/store"
+	"countersign/store/sqlite"
+	"countersign/token"
+	"countersign/webauthn"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "countersign:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `usage: countersign [serve] [flags]           run the server (default)
+       countersign invite USERNAME [--json]     invite a user, print the registration link
+       countersign rotate-session-keys          new console cookie keys; the previous pair still opens cookies
+Run "countersign serve -h" or "countersign invite -h" for flags.`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stdout, stderr)
+	case "invite":
+		return invite(ctx, args, stdout, stderr)
+	case "rotate-session-keys":
+		return rotateSessionKeys(ctx, args, stdout, stderr)
+	case "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+// app is everything a sub-command may need, opened from one Config.
+type app struct {
+	store      *sqlite.Store
+	ceremonies *webauthn.Ceremonies
+	tokens     *token.Issuer
+}
+
+func open(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+	st, err := sqlite.Open(ctx, cfg.Database, sqlite.Options{SkipMigrations: !cfg.Migrate})
+	if err != nil {
+		return nil, err
+	}
+	decoy, err := st.EnsureSecret(ctx, "login-decoy-key", randomKey())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load decoy key: %w", err)
+	}
+	cs, err := webauthn.New(st, webauthn.Options{
+		RPID: cfg.RPID, RPName: cfg.RPName, Origins: cfg.Origins, ChallengeTTL: cfg.ChallengeTTL,
+		DecoyKey: decoy, Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	tokens, err := token.New(ctx, st, token.Options{
+		Issuer: cfg.Origins[0], LoginTTL: cfg.LoginTokenTTL, TempTTL: cfg.ChallengeTTL,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{store: st, ceremonies: cs, tokens: tokens}, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var origins stringList
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storeFlags(fs, &cfg)
+	serverFlags(fs, &cfg, &origins)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.finish(origins); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	a, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	srv, err := server.New(ctx, a.store, a.ceremonies, a.tokens, server.Options{
+		Origins: cfg.Origins, RateLimit: cfg.RateLimit, SessionTTL: cfg.LoginTokenTTL, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "countersign listening on %s (origin %s, rp id %s, database %s)\n", ln.Addr(), cfg.Origins[0], cfg.RPID, cfg.Database)
+	if err := inviteFirstUser(ctx, a, cfg, stdout); err != nil {
+		ln.Close()
+		return err
+	}
+	go sweep(ctx, a.store, log)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(shutdownCtx)
+	}
+}
+
+// inviteFirstUser invites "admin" on an empty store and prints the link.
+func inviteFirstUser(ctx context.Context, a *app, cfg Config, stdout io.Writer) error {
+	orgs, err := a.store.ListOrgs(ctx)
+	if err != nil {
+		return err
+	}
+	if len(orgs) > 0 {
+		return nil
+	}
+	inv, err := a.ceremonies.Invite(ctx, webauthn.InviteRequest{Username: "admin"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nNo user yet: the owner account %q was created.\nOpen this link within %.0f hours to register its passkey:\n\n  %s\n\nInvite more users with: countersign invite USERNAME --data-dir %s\n\n",
+		inv.User.Username, time.Until(inv.ExpiresAt).Hours(), registrationURL(cfg.Origins[0], inv), cfg.DataDir)
+	return nil
+}
+
+// sweep deletes expired challenges, codes and tokens every few minutes until
+// ctx ends.
+func sweep(ctx context.Context, st store.Store, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := st.DeleteExpired(ctx, time.Now()); err != nil {
+				log.Error("sweep expired rows", "cause", err.Error())
+			} else if n > 0 {
+				log.Info("swept expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+type inviteOutput struct {
+	OrgID            string `json:"orgId"`
+	UserID           string `json:"userId"`
+	Username         string `json:"username"`
+	RegistrationCode string `json:"registrationCode"`
+	RegistrationURL  string `json:"registrationUrl"`
+}
+
+func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var origins stringList
+	var asJSON bool
+	var orgID string
+	fs := flag.NewFlagSet("invite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storeFlags(fs, &cfg)
+	serverFlags(fs, &cfg, &origins)
+	fs.BoolVar(&asJSON, "json", false, "print one JSON line instead of text")
+	fs.StringVar(&orgID, "org", "", "organisation id (default: the server's organisation, created on first use)")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		return fmt.Errorf("invite takes exactly one USERNAME\n%s", usage)
+	}
+	if err := cfg.finish(origins); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	inv, err := a.ceremonies.Invite(ctx, webauthn.InviteRequest{OrgID: orgID, Username: positional[0]})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("a user named %q already exists", positional[0])
+	}
+	if err != nil {
+		return err
+	}
+	out := inviteOutput{
+		OrgID: inv.Org.ID, UserID: inv.User.ID, Username: inv.User.Username,
+		RegistrationCode: inv.Code, RegistrationURL: registrationURL(cfg.Origins[0], inv),
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(out)
+	}
+	role := "user"
+	if inv.Owner {
+		role = "owner (holds every permission)"
+	}
+	fmt.Fprintf(stdout, "Invited %s as %s of organisation %s.\nRegistration code: %s (valid until %s)\nRegistration link: %s\n",
+		out.Username, role, out.OrgID, out.RegistrationCode, inv.ExpiresAt.Format(time.RFC1123), out.RegistrationURL)
+	return nil
+}
+
+func registrationURL(origin string, inv webauthn.Invited) string {
+	q := url.Values{"org": {inv.Org.ID}, "username": {inv.User.Username}, "code": {inv.Code}}
+	return origin + "/register?" + q.Encode()
+}
+
+func randomKey() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return b
+}
+
+// rotateSessionKeys puts a new key pair first in the session keyring and
+// keeps the previous one, so cookies sealed before still open until they
+// expire. Servers load the keyring at start: restart them (one by one).
+func rotateSessionKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := flag.NewFlagSet("rotate-session-keys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storeFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.finish(nil); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	st, err := sqlite.Open(ctx, cfg.Database, sqlite.Options{SkipMigrations: !cfg.Migrate})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ring, err := server.RotateSessionKeys(ctx, st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Session keyring rotated: %d key pairs (the newest seals new cookies). Restart the servers to use it.\n", ring)
+	return nil
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"countersign/store"
+	"countersign/webauthn"
+)
+
+// headerUserAction carries the one-time user-action token (spec §1.2).
+const headerUserAction = "X-DFNS-USERACTION"
+
+// identity is what user actions of this caller are bound to.
+// A PAT signs as itself (its own key, its own actions); a person and a
+// service account sign as their user.
+func (c Caller) identity() webauthn.Identity {
+	id := webauthn.Identity{OrgID: c.User.OrgID, UserID: c.User.ID, TokenID: c.Token.ID, TokenKind: c.Token.Kind, ID: c.User.ID}
+	if c.Token.Kind == store.TokenPAT {
+		id.ID = c.Token.ID
+	}
+	return id
+}
+
+type actionInitRequest struct {
+	UserActionPayload    string `json:"userActionPayload"`
+	UserActionHTTPMethod string `json:"userActionHttpMethod"`
+	UserActionHTTPPath   string `json:"userActionHttpPath"`
+	UserActionServerKind string `json:"userActionServerKind"`
+}
+
+func (r *actionInitRequest) validate() error {
+	if err := requireFields("userActionHttpMethod", r.UserActionHTTPMethod, "userActionHttpPath", r.UserActionHTTPPath); err != nil {
+		return err
+	}
+	if r.UserActionServerKind != "" && r.UserActionServerKind != "Api" {
+		return fmt.Errorf("userActionServerKind must be Api")
+	}
+	return nil
+}
+
+// actionChallenge is the LoginChallenge shape plus our summary of what is
+// being approved, which the console shows before the passkey prompt.
+type actionChallenge struct {
+	loginChallenge
+	Summary string `json:"summary"`
+}
+
+func (s *Server) actionInit(c echo.Context) error {
+	var req actionInitRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	caller := callerFrom(c)
+	ctx := c.Request().Context()
+	lc, err := s.ceremonies.BeginAction(ctx, caller.identity(), webauthn.ActionRequest{
+		Method: req.UserActionHTTPMethod, Path: req.UserActionHTTPPath, Payload: req.UserActionPayload,
+	})
+	if err != nil {
+		return fmt.Errorf("begin action: %w", err)
+	}
+	summary := s.summarize(ctx, caller, strings.ToUpper(req.UserActionHTTPMethod), webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload))
+	return c.JSON(http.StatusOK, actionChallenge{loginChallenge: s.newLoginChallenge(lc), Summary: summary})
+}
+
+type actionResponse struct {
+	UserAction string `json:"userAction"`
+}
+
+func (s *Server) actionFinish(c echo.Context) error {
+	var req signedChallenge
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	a, err := req.assertion()
+	if err != nil {
+		return badRequest(err.Error(), err)
+	}
+	ua, err := s.ceremonies.FinishAction(c.Request().Context(), callerFrom(c).identity(), req.ChallengeIdentifier, a)
+	if err != nil {
+		return fmt.Errorf("finish action: %w", err)
+	}
+	return c.JSON(http.StatusOK, actionResponse{UserAction: ua.ID})
+}
+
+// verifiedAction is a user action checked against its request, waiting to
+// be consumed by the store together with the change it authorises.
+type verifiedAction struct {
+	action     store.UserAction
+	credential store.Credential
+}
+
+type actionKey struct{}
+
+// requireUserAction guards a state-changing route: the X-DFNS-USERACTION
+// token must have been issued to the caller's identity for this method,
+// path and body. It does not consume the token; the handler's store call
+// does, in the same transaction as the change, so a failed change does not
+// burn it and two concurrent uses execute once.
+func (s *Server) requireUserAction(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		id := strings.TrimSpace(req.Header.Get(headerUserAction))
+		if id == "" {
+			return fmt.Errorf("no %s header: %w", headerUserAction, webauthn.ErrActionInvalid)
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		ua, cred, err := s.ceremonies.CheckAction(req.Context(), callerFrom(c).identity(), id, req.Method, req.URL.EscapedPath(), body)
+		if err != nil {
+			return err
+		}
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), actionKey{}, verifiedAction{action: ua, credential: cred})))
+		return next(c)
+	}
+}
+
+// signedChange returns what a guarded handler hands to the store: the user
+// action to consume and the audit entry to write with the change.
+func (s *Server) signedChange(c echo.Context) store.Signed {
+	va, _ := c.Request().Context().Value(actionKey{}).(verifiedAction)
+	caller := callerFrom(c)
+	ua, cred := va.action, va.credential
+	now := s.opts.Now().UTC()
+	return store.Signed{ActionID: ua.ID, Now: now, Audit: store.AuditEntry{
+		ID: store.NewID("uj"), OrgID: ua.OrgID, UserID: caller.User.ID, Username: caller.User.Username,
+		ActionID: ua.ID, CredentialID: cred.ID, CredentialKind: cred.Kind, CredentialPublicKey: webauthn.CredentialPublicKeyPEM(cred),
+		Method: ua.Method, Path: ua.Path, Payload: ua.Payload,
+		ClientData: ua.ClientData, AuthenticatorData: ua.AuthenticatorData, Signature: ua.Signature,
+		Summary: s.summarize(c.Request().Context(), caller, ua.Method, ua.Path, ua.Payload), CreatedAt: now,
+	}}
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"countersign/store"
+	"countersign/token"
+	"countersign/views"
+)
+
+// Console pages. Each is a client of the JSON API like any SDK: the page
+// lists what the store holds, and every button that changes something
+// sends the API request through User Action Signing (static/app.js).
+// /permissions is the API's, so the permissions page lives under /console.
+const (
+	pathCredentials     = "/credentials"
+	pathActivity        = "/activity"
+	pathTokens          = "/tokens"
+	pathServiceAccounts = "/service-accounts"
+	pathUsers           = "/users"
+	pathPermissionsPage = "/console/permissions"
+)
+
+// The API endpoints the console's buttons call.
+const (
+	apiActionInit       = "/auth/action/init"
+	apiAction           = "/auth/action"
+	apiCredentialsInit  = "/auth/credentials/init"
+	apiCredentials      = "/auth/credentials"
+	apiCredentialsName  = "/auth/credentials/name"
+	apiCredentialsOn    = "/auth/credentials/activate"
+	apiCredentialsOff   = "/auth/credentials/deactivate"
+	apiPATs             = "/auth/pats"
+	apiServiceAccounts  = "/auth/service-accounts"
+	apiUsers            = "/auth/users"
+	apiPermissions      = "/permissions"
+	consoleListLimit    = 500 // rows a console list shows at most
+	consoleActivityRows = 200
+)
+
+// navigation is the console's menu, in order; key is the page's data-page.
+var navigation = []struct{ key, label, url string }{
+	{"console", "Home", pathConsole},
+	{"credentials", "Credentials", pathCredentials},
+	{"activity", "Activity", pathActivity},
+	{"tokens", "Access tokens", pathTokens},
+	{"service-accounts", "Service accounts", pathServiceAccounts},
+	{"users", "Users", pathUsers},
+	{"permissions", "Permissions", pathPermissionsPage},
+}
+
+// page wraps a console page handler: it authenticates the session cookie
+// and sends a signed-out browser to the login page.
+func (s *Server) page(h func(c echo.Context, caller Caller) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		caller, err := s.sessionCaller(c)
+		if errors.Is(err, token.ErrInvalid) {
+			return c.Redirect(http.StatusSeeOther, pathLogin)
+		}
+		if err != nil {
+			return err
+		}
+		return h(c, caller)
+	}
+}
+
+// frame is what surrounds the page key of the console.
+func (s *Server) frame(c echo.Context, caller Caller, key string) (views.Frame, error) {
+	org, err := s.store.GetOrg(c.Request().Context(), caller.User.OrgID)
+	if err != nil {
+		return views.Frame{}, fmt.Errorf("load org %s: %w", caller.User.OrgID, err)
+	}
+	f := views.Frame{
+		Page: key, Username: caller.User.Username, OrgID: org.ID, OrgName: org.Name,
+		LogoutURL: pathSessionLogout, ActionInitURL: apiActionInit, ActionURL: apiAction,
+	}
+	for _, n := range navigation {
+		f.Nav = append(f.Nav, views.NavLink{Key: n.key, Label: n.label, URL: n.url, Current: n.key == key})
+		if n.key == key {
+			f.Title = n.label
+		}
+	}
+	return f, nil
+}
+
+// consolePage is the signed-in home.
+func (s *Server) consolePage(c echo.Context, caller Caller) error {
+	f, err := s.frame(c, caller, "console")
+	if err != nil {
+		return err
+	}
+	creds, err := s.personalCredentials(c, caller)
+	if err != nil {
+		return err
+	}
+	ends := caller.Token.ExpiresAt
+	v := views.ConsoleView{
+		Frame: f, UserID: caller.User.ID, CredentialsURL: pathCredentials,
+		SessionEnds: ends.UTC().Format("15:04 MST, 2 Jan 2006"), SessionEndsISO: isoTime(ends),
+		Credentials: make([]views.CredentialRow, 0, len(creds)),
+	}
+	for _, cr := range creds {
+		v.Credentials = append(v.Credentials, credentialRow(cr))
+	}
+	return s.render(c, http.StatusOK, views.ConsolePage(v))
+}
+
+// signedAction is a button sending method path with body (JSON-encoded;
+// nil sends no body).
+func signedAction(label, testID, method, path string, body any) views.SignedAction {
+	return views.SignedAction{Label: label, TestID: testID, Method: method, Path: path, Body: jsonText(body)}
+}
+
+// signedForm is a form completing body with its fields.
+func signedForm(method, path string, body any) views.SignedForm {
+	return views.SignedForm{Method: method, Path: path, Body: jsonText(body)}
+}
+
+// jsonText encodes a request body; nil is no body at all.
+func jsonText(body any) string {
+	if body == nil {
+		return ""
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		panic("encode console request body: " + err.Error()) // only maps of strings and bools
+	}
+	return string(raw)
+}
+
+// empty is the body of activate, deactivate and archive requests: "{}",
+// as the SDK sends it.
+var empty = map[string]any{}
+
+func never(t *time.Time) string {
+	if t == nil {
+		return "Never"
+	}
+	return humanTime(*t)
+}
+
+func active(on bool) views.Status {
+	if on {
+		return views.Status{Label: "Active", Kind: "active"}
+	}
+	return views.Status{Label: "Inactive", Kind: "inactive"}
+}
+
+func archived() views.Status { return views.Status{Label: "Archived", Kind: "archived"} }
+
+// permissionNames lists the names of an identity's permissions.
+func (s *Server) permissionNames(c echo.Context, identityID string) (string, error) {
+	as, err := s.store.ListAssignments(c.Request().Context(), identityID)
+	if err != nil {
+		return "", fmt.Errorf("list assignments of %s: %w", identityID, err)
+	}
+	names := make([]string, 0, len(as))
+	for _, a := range as {
+		names = append(names, a.PermissionName)
+	}
+	return strings.Join(names, ", "), nil
+}
+
+// may tells which of operations the caller holds.
+func (s *Server) may(c echo.Context, caller Caller) (map[string]bool, error) {
+	return s.operations(c.Request().Context(), caller)
+}
+
+// tokenRow formats an access token for the console's lists, with the
+// actions that change it at base (the token's API path).
+func tokenRow(t store.AccessToken, now time.Time, base string, canToggle, canArchive bool) views.TokenRow {
+	r := views.TokenRow{
+		Name: t.Name, TokenID: t.ID, Created: humanTime(t.CreatedAt), Expires: humanTime(t.ExpiresAt),
+		LastUsed: never(t.LastUsedAt), Status: active(t.IsActive),
+	}
+	if t.LastUsedAt != nil && t.LastUsedFor != "" {
+		r.LastUsed += " · " + map[string]string{store.UseRead: "read", store.UseSign: "signed"}[t.LastUsedFor]
+	}
+	if !t.ExpiresAt.After(now) && t.IsActive {
+		r.Status = views.Status{Label: "Expired", Kind: "inactive"}
+	}
+	if t.IsArchived {
+		r.Status = archived()
+		return r
+	}
+	if canToggle {
+		if t.IsActive {
+			r.Actions = append(r.Actions, signedAction("Deactivate", "deactivate-button", http.MethodPut, base+"/deactivate", empty))
+		} else {
+			r.Actions = append(r.Actions, signedAction("Activate", "activate-button", http.MethodPut, base+"/activate", empty))
+		}
+	}
+	if canArchive {
+		a := signedAction("Archive", "archive-button", http.MethodDelete, base, empty)
+		a.Danger = true
+		r.Actions = append(r.Actions, a)
+	}
+	return r
+}

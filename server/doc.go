@@ -1,0 +1,8 @@
+// Package server is countersign's HTTP edge: the Echo route table, caller
+// authentication, the one error mapping, JSON request and response shapes of
+// the Dfns wire contract, and the console's HTML pages.
+//
+// It calls webauthn/ and token/ for every decision and reads store/ only for
+// types, sentinel errors and plain reads declared in its own small
+// interface. It never imports a store backend.
+package server

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"countersign/webauthn"
+)
+
+// decodeJSON reads the whole body into dst. An empty body decodes as {}
+// (SDKs send no body on some PUTs); anything that is not one JSON object is
+// a 400. Unknown fields are ignored: SDKs add fields over time.
+func decodeJSON(c echo.Context, dst any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return he
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		return badRequest("could not read the request body", err)
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if body[0] != '{' {
+		return badRequest("request body must be a JSON object", nil)
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return badRequest(fmt.Sprintf("field %s must be of type %s", typeErr.Field, typeErr.Type), err)
+		}
+		return badRequest("request body is not valid JSON", err)
+	}
+	if dec.More() {
+		return badRequest("request body has data after the JSON object", nil)
+	}
+	// The same strict parse user-action payloads are compared with, so what
+	// was signed is exactly what is decoded.
+	if _, err := webauthn.ParseStrictJSON(body); err != nil {
+		return err
+	}
+	if v, ok := dst.(interface{ validate() error }); ok {
+		if err := v.validate(); err != nil {
+			return badRequest(err.Error(), err)
+		}
+	}
+	return nil
+}
+
+// requireFields returns an error naming the first empty required field.
+func requireFields(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("%s is required", pairs[i])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+type loginInitRequest struct {
+	OrgID    string `json:"orgId"`
+	Username string `json:"username"`
+}
+
+func (r *loginInitRequest) validate() error { return requireFields("orgId", r.OrgID) }
+
+func (s *Server) loginInit(c echo.Context) error {
+	var req loginInitRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	lc, err := s.ceremonies.BeginLogin(c.Request().Context(), req.OrgID, req.Username)
+	if err != nil {
+		return fmt.Errorf("begin login: %w", err)
+	}
+	return c.JSON(http.StatusOK, s.newLoginChallenge(lc))
+}
+
+type loginResponse struct {
+	Token string `json:"token"`
+}
+
+func (s *Server) loginFinish(c echo.Context) error {
+	var req signedChallenge
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	a, err := req.assertion()
+	if err != nil {
+		return badRequest(err.Error(), err)
+	}
+	ctx := c.Request().Context()
+	u, _, err := s.ceremonies.FinishLogin(ctx, req.ChallengeIdentifier, a)
+	if err != nil {
+		return fmt.Errorf("finish login: %w", err)
+	}
+	issued, err := s.tokens.IssueLogin(ctx, u)
+	if err != nil {
+		return fmt.Errorf("issue login token: %w", err)
+	}
+	return c.JSON(http.StatusOK, loginResponse{Token: issued.Token})
+}
+
+// logout revokes the caller's token server-side. The body is optional.
+func (s *Server) logout(c echo.Context) error {
+	caller := callerFrom(c)
+	if err := s.store.RevokeToken(c.Request().Context(), caller.Token.ID, s.opts.Now()); err != nil {
+		return fmt.Errorf("revoke token %s: %w", caller.Token.ID, err)
+	}
+	return c.JSON(http.StatusOK, messageResponse{Message: "logged out"})
+}

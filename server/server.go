@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"countersign/store"
+	"countersign/token"
+	"countersign/webauthn"
+)
+
+// Store is what the HTTP edge reads directly; every write goes through a
+// domain package.
+type Store interface {
+	GetUser(ctx context.Context, id string) (store.User, error)
+	GetOrg(ctx context.Context, id string) (store.Org, error)
+	ListOrgs(ctx context.Context) ([]store.Org, error)
+	ListCredentials(ctx context.Context, userID string) ([]store.Credential, error)
+	GetCredential(ctx context.Context, id string) (store.Credential, error)
+	ListAssignments(ctx context.Context, identityID string) ([]store.AssignmentInfo, error)
+	CreateCredentialSigned(ctx context.Context, s store.Signed, c store.Credential) error
+	SetCredentialActive(ctx context.Context, s store.Signed, userID, credentialID string, active bool) error
+	RenameCredential(ctx context.Context, s store.Signed, userID, credentialID, name string) error
+	ListAuditEntries(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
+	GetAuditEntry(ctx context.Context, orgID, id string) (store.AuditEntry, error)
+	GetToken(ctx context.Context, id string) (store.Token, error)
+	CreateAccessTokenSigned(ctx context.Context, s store.Signed, t store.AccessToken, cred store.Credential, a *store.Assignment) error
+	CreateServiceAccountSigned(ctx context.Context, s store.Signed, u store.User, t store.AccessToken, cred store.Credential, a *store.Assignment) error
+	GetAccessToken(ctx context.Context, id string) (store.AccessToken, error)
+	ListAccessTokens(ctx context.Context, q store.AccessTokenQuery) ([]store.AccessToken, error)
+	UpdateAccessTokenSigned(ctx context.Context, s store.Signed, orgID, id string, p store.AccessTokenPatch) error
+	RecordTokenUse(ctx context.Context, id string, at time.Time, purpose string) error
+	CreateUserSigned(ctx context.Context, s store.Signed, in store.Invitation) error
+	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
+	UpdateUserSigned(ctx context.Context, s store.Signed, orgID, id string, p store.UserPatch) error
+	CreatePermissionSigned(ctx context.Context, s store.Signed, p store.Permission) error
+	GetPermission(ctx context.Context, orgID, id string) (store.Permission, error)
+	ListPermissions(ctx context.Context, q store.PageQuery) ([]store.Permission, error)
+	UpdatePermissionSigned(ctx context.Context, s store.Signed, orgID, id string, p store.PermissionPatch) error
+	CreateAssignmentSigned(ctx context.Context, s store.Signed, a store.Assignment) error
+	ListPermissionAssignments(ctx context.Context, q store.PageQuery, permissionID string) ([]store.Assignment, error)
+	DeleteAssignmentSigned(ctx context.Context, s store.Signed, orgID, permissionID, assignmentID string) error
+	RevokeToken(ctx context.Context, id string, now time.Time) error
+	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+}
+
+// Options configure the HTTP edge.
+type Options struct {
+	// Origins are the exact origins of the console (the first one is the
+	// public base URL, used in links). Cookie-carried tokens are accepted
+	// only from these.
+	Origins []string
+	// BodyLimit caps request bodies, e.g. "1M".
+	BodyLimit string
+	// RateLimit is requests per second per client IP on the unauthenticated
+	// ceremony routes; 0 disables it.
+	RateLimit float64
+	// SessionTTL bounds the console's session cookie.
+	SessionTTL time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Server is the HTTP edge. It is an http.Handler.
+type Server struct {
+	echo       *echo.Echo
+	store      Store
+	ceremonies *webauthn.Ceremonies
+	tokens     *token.Issuer
+	cookies    *sessions.CookieStore
+	opts       Options
+	log        *slog.Logger
+}
+
+// New builds the server and its route table. It loads (or, on first start,
+// creates) the session cookie keys in the store.
+func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens *token.Issuer, opts Options) (*Server, error) {
+	if opts.BodyLimit == "" {
+		opts.BodyLimit = "1M"
+	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if len(opts.Origins) == 0 {
+		return nil, errors.New("server: no origin configured")
+	}
+	cookies, err := newCookieStore(ctx, st, opts.Origins, opts.SessionTTL)
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
