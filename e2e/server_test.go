@@ -1,0 +1,109 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"countersign/server"
+	"countersign/store/sqlite"
+	"countersign/token"
+	"countersign/webauthn"
+)
+
+// testServer is countersign running in-process for one test, wired as
+// main.go's open() and serve() wire it: SQLite in a temp dir, RP id
+// "localhost", one origin.
+type testServer struct {
+	// URL is the origin the browser opens, http://localhost:<port>: the
+	// server listens on 127.0.0.1, and WebAuthn needs the localhost name
+	// (a secure context whose host is the RP id).
+	URL        string
+	ceremonies *webauthn.Ceremonies
+}
+
+// startServer starts a fresh countersign with an empty store; it stops when
+// the test ends.
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	origin := "http://localhost:" + port
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "countersign.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	decoy, err := st.EnsureSecret(ctx, "login-decoy-key", randomKey(t))
+	if err != nil {
+		t.Fatalf("load decoy key: %v", err)
+	}
+	cs, err := webauthn.New(st, webauthn.Options{
+		RPID: "localhost", RPName: "countersign", Origins: []string{origin}, DecoyKey: decoy, Logger: log,
+	})
+	if err != nil {
+		t.Fatalf("webauthn.New: %v", err)
+	}
+	tokens, err := token.New(ctx, st, token.Options{Issuer: origin, LoginTTL: time.Hour, TempTTL: 5 * time.Minute})
+	if err != nil {
+		t.Fatalf("token.New: %v", err)
+	}
+	srv, err := server.New(ctx, st, cs, tokens, server.Options{
+		Origins: []string{origin}, SessionTTL: time.Hour, Logger: log,
+	})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	t.Cleanup(func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(shutdownCtx); err != nil {
+			t.Errorf("shut down server: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return &testServer{URL: origin, ceremonies: cs}
+}
+
+// invite invites a user as "countersign invite" does and returns the
+// registration link it would print.
+func (s *testServer) invite(t *testing.T, username string) string {
+	t.Helper()
+	inv, err := s.ceremonies.Invite(context.Background(), webauthn.InviteRequest{Username: username})
+	if err != nil {
+		t.Fatalf("invite %q: %v", username, err)
+	}
+	q := url.Values{"org": {inv.Org.ID}, "username": {inv.User.Username}, "code": {inv.Code}}
+	return s.URL + "/register?" + q.Encode()
+}
+
+func randomKey(t *testing.T) []byte {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("crypto/rand: %v", err)
+	}
+	return b
+}
