@@ -1,0 +1,46 @@
+# countersign: the two commands a newcomer needs are `make run` and `make test`.
+GO ?= go
+
+include mk/test-deps.mk
+
+.PHONY: run build generate check-generate lint test test-unit test-e2e test-sdk clean
+
+## run: start the server on http://localhost:8080 with SQLite under ./data
+run:
+	$(GO) run . serve
+
+## build: build the binary into bin/
+build:
+	$(GO) build -o bin/countersign .
+
+## generate: regenerate templ components
+generate:
+	$(GO) tool templ generate
+
+## check-generate: fail if the committed *_templ.go differ from their .templ
+check-generate: generate
+	@drift="$$(git status --porcelain -- '*_templ.go')"; \
+	if [ -n "$$drift" ]; then echo "generated templ code is out of date:"; echo "$$drift"; exit 1; fi
+
+## lint: formatting, vet, and the JavaScript module's syntax
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
+	node --check static/app.js
+
+## test: everything CI runs: generate check, lint, unit, browser and SDK tests
+test: test-deps check-generate lint test-unit test-e2e test-sdk
+
+test-unit:
+	$(GO) test -race -count=1 ./...
+
+test-e2e:
+	$(GO) test -tags e2e -count=1 ./e2e/
+
+test-sdk:
+	bash test/sdk/run.sh
+
+clean:
+	rm -rf bin .cache/bin e2e/screenshots
