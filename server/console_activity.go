@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -44,35 +43,14 @@ func (s *Server) activityPage(c echo.Context, caller Caller) error {
 	return s.render(c, http.StatusOK, views.ActivityPage(v))
 }
 
-// auditWindows are the look-back periods recentAudit widens through: the
-// store lists entries oldest first, so the newest n are read from the
-// shortest period that holds n of them (0: since the beginning).
-var auditWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 31 * 24 * time.Hour, 366 * 24 * time.Hour, 0}
-
-// recentAudit returns the newest n entries of q (its Start, End and Limit
-// are set here), newest first. A window holding more than maxAuditRows
-// entries shows its oldest ones: more than the console is meant for.
+// recentAudit returns the newest n entries of q, newest first.
 func (s *Server) recentAudit(ctx context.Context, q store.AuditQuery, n int) ([]store.AuditEntry, error) {
-	now := s.opts.Now().UTC()
-	q.End, q.Limit = now.Add(time.Second), maxAuditRows
-	var entries []store.AuditEntry
-	for _, w := range auditWindows {
-		q.Start = time.Unix(0, 0).UTC()
-		if w > 0 {
-			q.Start = now.Add(-w)
-		}
-		var err error
-		if entries, err = s.store.ListAuditEntries(ctx, q); err != nil {
-			return nil, fmt.Errorf("list audit entries: %w", err)
-		}
-		if len(entries) >= n {
-			break
-		}
+	q.Start, q.End = time.Unix(0, 0).UTC(), s.opts.Now().UTC().Add(time.Second)
+	q.Limit, q.NewestFirst = n, true
+	entries, err := s.store.ListAuditEntries(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries: %w", err)
 	}
-	if len(entries) > n {
-		entries = entries[len(entries)-n:]
-	}
-	slices.Reverse(entries)
 	return entries, nil
 }
 

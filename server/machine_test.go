@@ -430,6 +430,16 @@ func TestOtherOrganisationsAreNotFound(t *testing.T) {
 		mustStatus(t, h.signedJSON(t, eveTok, eveKey, "POST", "/permissions/"+mine+"/assignments", map[string]any{"identityId": owner.inv.User.ID}), http.StatusNotFound)
 		mustStatus(t, h.signedJSON(t, eveTok, eveKey, "POST", "/permissions/"+mine+"/assignments", map[string]any{"identityId": pat.id}), http.StatusNotFound)
 	})
+	t.Run("a summary never names another org's user", func(t *testing.T) {
+		r := h.do("POST", "/auth/action/init", map[string]string{"userActionPayload": "{}", "userActionHttpMethod": "PUT", "userActionHttpPath": "/auth/users/" + owner.inv.User.ID + "/deactivate"}, "Authorization", "Bearer "+eveTok)
+		if got := r.json(t)["summary"]; got != "Deactivate the user "+owner.inv.User.ID {
+			t.Fatalf("summary = %q", got)
+		}
+		r = h.do("POST", "/auth/action/init", map[string]string{"userActionPayload": "{}", "userActionHttpMethod": "PUT", "userActionHttpPath": "/auth/users/" + owner.inv.User.ID + "/deactivate"}, "Authorization", "Bearer "+owner.tok)
+		if got := r.json(t)["summary"]; got != `Deactivate the user "owner" (`+owner.inv.User.ID+`)` {
+			t.Fatalf("summary in the same org = %q", got)
+		}
+	})
 	t.Run("deactivating another org's user is not found", func(t *testing.T) {
 		mustStatus(t, h.signedJSON(t, eveTok, eveKey, "PUT", "/auth/users/"+owner.inv.User.ID+"/deactivate", map[string]any{}), http.StatusNotFound)
 	})

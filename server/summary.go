@@ -45,8 +45,8 @@ var summaryRoutes = []summaryRoute{
 	{"POST /auth/pats", func(_ *Server, _ context.Context, _ Caller, b summaryBody, _ []string) string {
 		return fmt.Sprintf("Create the personal access token %q", b.Name)
 	}},
-	{"PUT /auth/pats/:tokenId", func(_ *Server, _ context.Context, _ Caller, b summaryBody, p []string) string {
-		return fmt.Sprintf("Update the personal access token %s", p[0]) + renaming(b)
+	{"PUT /auth/pats/:tokenId", func(s *Server, ctx context.Context, c Caller, b summaryBody, p []string) string {
+		return "Update the personal access token " + s.label(ctx, c, p[0]) + renaming(b)
 	}},
 	{"PUT /auth/pats/:tokenId/activate", said("Activate the personal access token %s")},
 	{"PUT /auth/pats/:tokenId/deactivate", said("Deactivate the personal access token %s")},
@@ -54,8 +54,8 @@ var summaryRoutes = []summaryRoute{
 	{"POST /auth/service-accounts", func(_ *Server, _ context.Context, _ Caller, b summaryBody, _ []string) string {
 		return fmt.Sprintf("Create the service account %q", b.Name)
 	}},
-	{"PUT /auth/service-accounts/:serviceAccountId", func(_ *Server, _ context.Context, _ Caller, b summaryBody, p []string) string {
-		return fmt.Sprintf("Update the service account %s", p[0]) + renaming(b)
+	{"PUT /auth/service-accounts/:serviceAccountId", func(s *Server, ctx context.Context, c Caller, b summaryBody, p []string) string {
+		return "Update the service account " + s.label(ctx, c, p[0]) + renaming(b)
 	}},
 	{"PUT /auth/service-accounts/:serviceAccountId/activate", said("Activate the service account %s")},
 	{"PUT /auth/service-accounts/:serviceAccountId/deactivate", said("Deactivate the service account %s")},
@@ -63,11 +63,11 @@ var summaryRoutes = []summaryRoute{
 	{"POST /auth/users", func(_ *Server, _ context.Context, _ Caller, b summaryBody, _ []string) string {
 		return fmt.Sprintf("Invite the user %s", b.Email)
 	}},
-	{"PUT /auth/users/:userId", func(_ *Server, _ context.Context, _ Caller, b summaryBody, p []string) string {
+	{"PUT /auth/users/:userId", func(s *Server, ctx context.Context, c Caller, b summaryBody, p []string) string {
 		if b.IsSSORequired != nil && *b.IsSSORequired {
-			return "Require single sign-on for the user " + p[0]
+			return "Require single sign-on for the user " + s.label(ctx, c, p[0])
 		}
-		return "Stop requiring single sign-on for the user " + p[0]
+		return "Stop requiring single sign-on for the user " + s.label(ctx, c, p[0])
 	}},
 	{"PUT /auth/users/:userId/activate", said("Activate the user %s")},
 	{"PUT /auth/users/:userId/deactivate", said("Deactivate the user %s")},
@@ -75,31 +75,59 @@ var summaryRoutes = []summaryRoute{
 	{"POST /permissions", func(_ *Server, _ context.Context, _ Caller, b summaryBody, _ []string) string {
 		return fmt.Sprintf("Create the permission %q allowing %s", b.Name, strings.Join(b.Operations, ", "))
 	}},
-	{"PUT /permissions/:permissionId", func(_ *Server, _ context.Context, _ Caller, b summaryBody, p []string) string {
-		out := "Update the permission " + p[0] + renaming(b)
+	{"PUT /permissions/:permissionId", func(s *Server, ctx context.Context, c Caller, b summaryBody, p []string) string {
+		out := "Update the permission " + s.label(ctx, c, p[0]) + renaming(b)
 		if b.Operations != nil {
 			out += " to allow " + strings.Join(b.Operations, ", ")
 		}
 		return out
 	}},
-	{"PUT /permissions/:permissionId/archive", func(_ *Server, _ context.Context, _ Caller, b summaryBody, p []string) string {
+	{"PUT /permissions/:permissionId/archive", func(s *Server, ctx context.Context, c Caller, b summaryBody, p []string) string {
 		if b.IsArchived != nil && !*b.IsArchived {
-			return "Unarchive the permission " + p[0]
+			return "Unarchive the permission " + s.label(ctx, c, p[0])
 		}
-		return "Archive the permission " + p[0]
+		return "Archive the permission " + s.label(ctx, c, p[0])
 	}},
-	{"POST /permissions/:permissionId/assignments", func(_ *Server, _ context.Context, _ Caller, b summaryBody, p []string) string {
-		return fmt.Sprintf("Grant the permission %s to %s", p[0], b.IdentityID)
+	{"POST /permissions/:permissionId/assignments", func(s *Server, ctx context.Context, c Caller, b summaryBody, p []string) string {
+		return fmt.Sprintf("Grant the permission %s to %s", s.label(ctx, c, p[0]), s.label(ctx, c, b.IdentityID))
 	}},
-	{"DELETE /permissions/:permissionId/assignments/:assignmentId", func(_ *Server, _ context.Context, _ Caller, _ summaryBody, p []string) string {
-		return fmt.Sprintf("Revoke the assignment %s of the permission %s", p[1], p[0])
+	{"DELETE /permissions/:permissionId/assignments/:assignmentId", func(s *Server, ctx context.Context, c Caller, _ summaryBody, p []string) string {
+		return fmt.Sprintf("Revoke the assignment %s of the permission %s", p[1], s.label(ctx, c, p[0]))
 	}},
 }
 
 func said(format string) func(*Server, context.Context, Caller, summaryBody, []string) string {
-	return func(_ *Server, _ context.Context, _ Caller, _ summaryBody, p []string) string {
-		return fmt.Sprintf(format, p[0])
+	return func(s *Server, ctx context.Context, c Caller, _ summaryBody, p []string) string {
+		return fmt.Sprintf(format, s.label(ctx, c, p[0]))
 	}
+}
+
+// label names a user, service account, token or permission of the
+// caller's organisation for a person to read: "alice@example.com"
+// (us-…). Anything it cannot name, or of another organisation, stays its id.
+func (s *Server) label(ctx context.Context, caller Caller, id string) string {
+	name := ""
+	switch {
+	case strings.HasPrefix(id, "us-"):
+		if u, err := s.store.GetUser(ctx, id); err == nil && u.OrgID == caller.User.OrgID {
+			name = u.Username
+			if u.IsServiceAccount {
+				name = u.Name
+			}
+		}
+	case strings.HasPrefix(id, "to-"):
+		if t, err := s.store.GetAccessToken(ctx, id); err == nil && t.OrgID == caller.User.OrgID {
+			name = t.Name
+		}
+	case strings.HasPrefix(id, "pm-"):
+		if p, err := s.store.GetPermission(ctx, caller.User.OrgID, id); err == nil {
+			name = p.Name
+		}
+	}
+	if name == "" {
+		return id
+	}
+	return fmt.Sprintf("%q (%s)", name, id)
 }
 
 func renaming(b summaryBody) string {

@@ -117,7 +117,8 @@ type Store interface {
 	RenameCredential(ctx context.Context, s Signed, userID, credentialID, name string) error
 
 	// ListAuditEntries returns the audit entries of an organisation within
-	// [q.Start, q.End), optionally of one user, oldest first, at most q.Limit.
+	// [q.Start, q.End), optionally of one user, oldest first (newest first
+	// with q.NewestFirst), at most q.Limit.
 	ListAuditEntries(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
 	// GetAuditEntry returns one audit entry of an organisation.
 	GetAuditEntry(ctx context.Context, orgID, id string) (AuditEntry, error)
@@ -405,6 +406,9 @@ type AuditQuery struct {
 	Start  time.Time
 	End    time.Time
 	Limit  int
+	// NewestFirst lists from the end of the range, so Limit keeps the
+	// most recent entries.
+	NewestFirst bool
 }
 
 // AccessToken is a long-lived machine identity: a personal access token

@@ -57,7 +57,11 @@ func (s *Store) ListAuditEntries(ctx context.Context, q store.AuditQuery) ([]sto
 	if limit <= 0 {
 		limit = -1 // SQLite: a negative LIMIT is none
 	}
-	query += ` ORDER BY created_at, rowid LIMIT ?`
+	if q.NewestFirst {
+		query += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
+	} else {
+		query += ` ORDER BY created_at, rowid LIMIT ?`
+	}
 	args = append(args, limit)
 
 	rows, err := s.db.QueryContext(ctx, query, args...)

@@ -97,6 +97,17 @@ var auditTests = []test{
 		must(t, "ListAuditEntries without a limit", err)
 		equal(t, "audit entries without a limit", got, []store.AuditEntry{a, b, c})
 	}},
+	{"list audit entries newest first keeps the most recent within the limit", func(t *testing.T, s store.Store) {
+		o, u := seed(t, s)
+		withCredential(t, s, u)
+		mustAudit(t, s, u, "uj-a", at(time.Second)) // the oldest: left out by the limit
+		b := mustAudit(t, s, u, "uj-b", at(2*time.Second))
+		c := mustAudit(t, s, u, "uj-c", at(2*time.Second)) // same millisecond: insertion order decides
+		q := store.AuditQuery{OrgID: o.ID, Start: t0, End: at(time.Hour), Limit: 2, NewestFirst: true}
+		got, err := s.ListAuditEntries(t.Context(), q)
+		must(t, "ListAuditEntries newest first", err)
+		equal(t, "audit entries newest first", got, []store.AuditEntry{c, b})
+	}},
 	{"list audit entries is empty and not nil when none match", func(t *testing.T, s store.Store) {
 		o, _ := seed(t, s)
 		got, err := s.ListAuditEntries(t.Context(), store.AuditQuery{OrgID: o.ID, Start: t0, End: at(time.Hour), Limit: 10})
