@@ -130,6 +130,16 @@ func (u *browserUser) text(testID string) string {
 	return strings.TrimSpace(s)
 }
 
+// textIn reads the text of the element with testID inside loc.
+func (u *browserUser) textIn(loc playwright.Locator, testID string) string {
+	u.t.Helper()
+	s, err := loc.GetByTestId(testID).TextContent()
+	if err != nil {
+		u.t.Fatalf("read %s: %v", testID, err)
+	}
+	return strings.TrimSpace(s)
+}
+
 // requestLog records the API requests the page sends, as "METHOD /path".
 type requestLog struct {
 	mu   sync.Mutex

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -217,7 +218,7 @@ func TestPATFromConsoleWorksWithSDK(t *testing.T) {
 	u.openConsole("/tokens", "tokens")
 	tokenID := u.attr(row, "data-token-id")
 	u.clickIn(row, "deactivate-button")
-	u.approve("PUT", "/auth/pats/"+tokenID+"/deactivate", "Deactivate the personal access token "+tokenID)
+	u.approve("PUT", "/auth/pats/"+tokenID+"/deactivate", fmt.Sprintf("Deactivate the personal access token %q (%s)", u.textIn(row, "token-name"), tokenID))
 	u.expectStatus(row, "Inactive")
 	if _, err := node.output(t, "use-pat.mjs",
 		"COUNTERSIGN_URL="+strings.Replace(srv.URL, "localhost", "127.0.0.1", 1),
@@ -300,7 +301,8 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 	}
 	permissionID := alice.attr(auditors, "data-permission-id")
 	alice.clickIn(auditors, "assign-button")
-	alice.approve("POST", "/permissions/"+permissionID+"/assignments", "Grant the permission "+permissionID+" to us-")
+	alice.approve("POST", "/permissions/"+permissionID+"/assignments",
+		fmt.Sprintf("Grant the permission %q (%s) to \"bob@example.com\" (us-", alice.textIn(auditors, "permission-name"), permissionID))
 	alice.expectDone("Grant the permission")
 	if err := expect.Locator(auditors.GetByTestId("permission-assignees")).ToHaveText("bob@example.com"); err != nil {
 		t.Errorf("permission-assignees: %v", err)
@@ -323,7 +325,7 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 	}
 	bobID := alice.attr(bobRow, "data-user-id")
 	alice.clickIn(bobRow, "deactivate-button")
-	alice.approve("PUT", "/auth/users/"+bobID+"/deactivate", "Deactivate the user "+bobID)
+	alice.approve("PUT", "/auth/users/"+bobID+"/deactivate", `Deactivate the user "bob@example.com" (`+bobID+")")
 	alice.expectStatus(bobRow, "Inactive")
 	bob.expectSignedOut()
 }
@@ -357,7 +359,7 @@ func TestServiceAccountFromConsole(t *testing.T) {
 	u.expectStatus(row, "Active")
 	saID := u.attr(row, "data-user-id")
 	u.clickIn(row, "deactivate-button")
-	u.approve("PUT", "/auth/service-accounts/"+saID+"/deactivate", "Deactivate the service account "+saID)
+	u.approve("PUT", "/auth/service-accounts/"+saID+"/deactivate", fmt.Sprintf("Deactivate the service account %q (%s)", u.textIn(row, "service-account-name"), saID))
 	u.expectStatus(row, "Inactive")
 }
 
