@@ -74,15 +74,11 @@ type actionResponse struct {
 }
 
 func (s *Server) actionFinish(c echo.Context) error {
-	var req signedChallenge
-	if err := decodeJSON(c, &req); err != nil {
+	id, a, err := decodeSignedChallenge(c)
+	if err != nil {
 		return err
 	}
-	a, err := req.assertion()
-	if err != nil {
-		return badRequest(err.Error(), err)
-	}
-	ua, err := s.ceremonies.FinishAction(c.Request().Context(), callerFrom(c).identity(), req.ChallengeIdentifier, a)
+	ua, err := s.ceremonies.FinishAction(c.Request().Context(), callerFrom(c).identity(), id, a)
 	if err != nil {
 		return fmt.Errorf("finish action: %w", err)
 	}

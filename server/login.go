@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"countersign/store"
 )
 
 type loginInitRequest struct {
@@ -31,20 +33,11 @@ type loginResponse struct {
 }
 
 func (s *Server) loginFinish(c echo.Context) error {
-	var req signedChallenge
-	if err := decodeJSON(c, &req); err != nil {
+	u, err := s.finishLogin(c)
+	if err != nil {
 		return err
 	}
-	a, err := req.assertion()
-	if err != nil {
-		return badRequest(err.Error(), err)
-	}
-	ctx := c.Request().Context()
-	u, _, err := s.ceremonies.FinishLogin(ctx, req.ChallengeIdentifier, a)
-	if err != nil {
-		return fmt.Errorf("finish login: %w", err)
-	}
-	issued, err := s.tokens.IssueLogin(ctx, u)
+	issued, err := s.tokens.IssueLogin(c.Request().Context(), u)
 	if err != nil {
 		return fmt.Errorf("issue login token: %w", err)
 	}
@@ -58,4 +51,18 @@ func (s *Server) logout(c echo.Context) error {
 		return fmt.Errorf("revoke token %s: %w", caller.Token.ID, err)
 	}
 	return c.JSON(http.StatusOK, messageResponse{Message: "logged out"})
+}
+
+// finishLogin verifies a SignedChallenge body for /auth/login and the
+// console's /session/login alike.
+func (s *Server) finishLogin(c echo.Context) (store.User, error) {
+	id, a, err := decodeSignedChallenge(c)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, _, err := s.ceremonies.FinishLogin(c.Request().Context(), id, a)
+	if err != nil {
+		return store.User{}, fmt.Errorf("finish login: %w", err)
+	}
+	return u, nil
 }

@@ -123,18 +123,9 @@ type nextResponse struct {
 // sessionLogin finishes a browser login: same body as /auth/login, but the
 // token goes into the session cookie instead of the response.
 func (s *Server) sessionLogin(c echo.Context) error {
-	var req signedChallenge
-	if err := decodeJSON(c, &req); err != nil {
+	u, err := s.finishLogin(c)
+	if err != nil {
 		return err
-	}
-	a, err := req.assertion()
-	if err != nil {
-		return badRequest(err.Error(), err)
-	}
-	ctx := c.Request().Context()
-	u, _, err := s.ceremonies.FinishLogin(ctx, req.ChallengeIdentifier, a)
-	if err != nil {
-		return fmt.Errorf("finish login: %w", err)
 	}
 	return s.signIn(c, u)
 }

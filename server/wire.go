@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"countersign/store"
 	"countersign/webauthn"
 )
@@ -122,6 +124,20 @@ func (r *signedChallenge) validate() error {
 		return fmt.Errorf("credentialAssertion.authenticatorData is required for Fido2")
 	}
 	return nil
+}
+
+// decodeSignedChallenge reads a SignedChallenge body (/auth/login,
+// /auth/action, /session/login): the challenge id and the decoded assertion.
+func decodeSignedChallenge(c echo.Context) (string, webauthn.Assertion, error) {
+	var req signedChallenge
+	if err := decodeJSON(c, &req); err != nil {
+		return "", webauthn.Assertion{}, err
+	}
+	a, err := req.assertion()
+	if err != nil {
+		return "", webauthn.Assertion{}, badRequest(err.Error(), err)
+	}
+	return req.ChallengeIdentifier, a, nil
 }
 
 func (r *signedChallenge) assertion() (webauthn.Assertion, error) {
