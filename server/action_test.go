@@ -446,3 +446,26 @@ func TestAuditLog(t *testing.T) {
 func auditAll(h *harness, u actionUser) store.AuditQuery {
 	return store.AuditQuery{OrgID: u.inv.Org.ID, Start: h.clock().Add(-time.Hour), End: h.clock().Add(time.Hour), Limit: 100}
 }
+
+func TestAddingACredentialWithABadAttestation(t *testing.T) {
+	h := newHarness(t)
+	u := h.newActionUser("alice")
+	r := h.do("POST", "/auth/credentials/init", map[string]string{"kind": "Key"}, "Authorization", "Bearer "+u.tok)
+	m := r.json(t)
+	key, other := webauthntest.NewKeySigner("P256"), webauthntest.NewKeySigner("P256")
+	cd, _ := key.Attest(m["challenge"].(string))
+	_, forged := other.Attest(m["challenge"].(string))
+	body, _ := json.Marshal(map[string]any{
+		"credentialKind": "Key", "credentialName": "forged", "challengeIdentifier": m["challengeIdentifier"],
+		"credentialInfo": map[string]string{"credId": key.CredID, "clientData": cd, "attestationData": swapPublicKey(t, forged, key.PublicKeyPEM())},
+	})
+	ua := h.signAction(u.tok, u.first, "POST", "/auth/credentials", string(body))
+	r = h.signedDo(u.tok, ua, "POST", "/auth/credentials", string(body))
+	mustStatus(t, r, http.StatusBadRequest)
+	if code := r.errorCode(t); code != "attestation_failed" {
+		t.Fatalf("code = %s", code)
+	}
+	if h.actionUsed(ua) || len(h.credentials(u.inv.User.ID)) != 2 {
+		t.Fatal("a refused credential was stored or burned the action")
+	}
+}

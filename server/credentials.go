@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"countersign/store"
+	"countersign/webauthn"
 )
 
 type listCredentialsResponse struct {
@@ -106,6 +107,11 @@ func (s *Server) createCredential(c echo.Context) error {
 	ctx := c.Request().Context()
 	caller := callerFrom(c)
 	cred, err := s.ceremonies.FinishCredential(ctx, caller.identity(), req.ChallengeIdentifier, nc)
+	if errors.Is(err, webauthn.ErrVerification) {
+		// The user action was fine; the new credential's own signature was
+		// not. Say which, so a client does not blame the approval.
+		return &APIError{Status: http.StatusBadRequest, Code: "attestation_failed", Message: "the new credential's attestation of its challenge did not verify", Err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("finish credential: %w", err)
 	}
