@@ -469,3 +469,26 @@ func TestAddingACredentialWithABadAttestation(t *testing.T) {
 		t.Fatal("a refused credential was stored or burned the action")
 	}
 }
+
+func TestLastUsedIsKeptApartForLoginAndSigning(t *testing.T) {
+	h := newHarness(t)
+	inv, signer := h.registerKey("alice", "P256")
+	find := func() store.Credential {
+		return h.credentials(inv.User.ID)[0]
+	}
+	if c := find(); c.LastLoginAt != nil || c.LastSignAt != nil {
+		t.Fatalf("a fresh credential has last use %v / %v", c.LastLoginAt, c.LastSignAt)
+	}
+	tok := h.loginKey(inv, signer)
+	c := find()
+	if c.LastLoginAt == nil || c.LastSignAt != nil {
+		t.Fatalf("after login: login %v, sign %v", c.LastLoginAt, c.LastSignAt)
+	}
+	h.advance(time.Minute)
+	body := `{"credentialUuid":"` + c.ID + `","name":"renamed"}`
+	mustStatus(t, h.signedDo(tok, h.signAction(tok, signer, "PUT", "/auth/credentials/name", body), "PUT", "/auth/credentials/name", body), http.StatusOK)
+	after := find()
+	if after.LastSignAt == nil || !after.LastSignAt.Equal(h.clock()) || !after.LastLoginAt.Equal(*c.LastLoginAt) {
+		t.Fatalf("after signing: login %v (was %v), sign %v (want %v)", after.LastLoginAt, c.LastLoginAt, after.LastSignAt, h.clock())
+	}
+}
