@@ -13,8 +13,8 @@ import (
 // for, so a page never repeats or skips rows, ties in created_at
 // included, whatever was written since the previous page. rowid is the
 // insertion order within a created_at (no table here is WITHOUT ROWID).
-// The PostgreSQL dialect will need an insertion sequence column for the
-// same tiebreak.
+// The PostgreSQL dialect has an identity column, seq, for the same
+// tiebreak.
 
 // querier is what *sql.DB and *sql.Tx share for reads.
 type querier interface {

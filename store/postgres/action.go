@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"countersign/store"
+)
+
+const userActionColumns = `id, org_id, user_id, identity_id, token_id, credential_id,
+	method, path, payload, client_data, authenticator_data, signature,
+	created_at, expires_at, used_at`
+
+// CreateUserAction stores a verified user action; store.ErrConflict when its
+// id is taken.
+func (s *Store) CreateUserAction(ctx context.Context, a store.UserAction) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO user_action (`+userActionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		a.ID, a.OrgID, a.UserID, a.IdentityID, a.TokenID, a.CredentialID,
+		a.Method, a.Path, blob(a.Payload), blob(a.ClientData), blob(a.AuthenticatorData), blob(a.Signature),
+		millis(a.CreatedAt), millis(a.ExpiresAt), nullMillis(a.UsedAt))
+	if err != nil {
+		return fmt.Errorf("create user action %s: %w", a.ID, mapErr(err))
+	}
+	return nil
+}
+
+// GetUserAction returns a user action, used or not, expired or not
+// (DeleteExpired sweeps expired ones).
+func (s *Store) GetUserAction(ctx context.Context, id string) (store.UserAction, error) {
+	var (
+		a                store.UserAction
+		created, expires int64
+		used             sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT `+userActionColumns+` FROM user_action WHERE id = $1`, id).
+		Scan(&a.ID, &a.OrgID, &a.UserID, &a.IdentityID, &a.TokenID, &a.CredentialID,
+			&a.Method, &a.Path, &a.Payload, &a.ClientData, &a.AuthenticatorData, &a.Signature,
+			&created, &expires, &used)
+	if err != nil {
+		return store.UserAction{}, fmt.Errorf("get user action %s: %w", id, notFound(err))
+	}
+	a.CreatedAt = fromMillis(created)
+	a.ExpiresAt = fromMillis(expires)
+	a.UsedAt = fromNullMillis(used)
+	return a, nil
+}
+
+// inSigned runs change in one transaction with the use of the user action
+// sg.ActionID and the insertion of sg.Audit, in that order. The action is
+// used by a conditional UPDATE whose affected-row count decides, so of
+// concurrent callers (in this process or another replica) exactly one goes
+// on; any later error, the change's own included, rolls the use back with
+// the rest, so a change that fails never burns its action.
+//
+// sg.Audit.ActionID must be sg.ActionID: the contract carries the action id
+// twice, and an audit entry naming another action than the one consumed
+// would misattribute the change, so a mismatch is refused (a caller's bug,
+// not a sentinel) before anything is written.
+func (s *Store) inSigned(ctx context.Context, sg store.Signed, change func(tx *sql.Tx) error) error {
+	if sg.Audit.ActionID != sg.ActionID {
+		return fmt.Errorf("audit entry %s names user action %q, not the consumed %q",
+			sg.Audit.ID, sg.Audit.ActionID, sg.ActionID)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := useUserAction(ctx, tx, sg.ActionID, sg.Now); err != nil {
+			return err
+		}
+		if err := change(tx); err != nil {
+			return err
+		}
+		if err := insertAuditEntry(ctx, tx, sg.Audit); err != nil {
+			return fmt.Errorf("insert audit entry %s: %w", sg.Audit.ID, err)
+		}
+		return nil
+	})
+}
+
+// useUserAction marks the action used at now if it is unused and unexpired
+// at now; store.ErrActionUsed when no row qualified (used, expired or
+// unknown: one error on purpose). The check is the UPDATE itself, never a
+// read in Go: concurrent UPDATEs of the row queue on its lock, and at READ
+// COMMITTED each one after the first re-evaluates its WHERE on the row the
+// first committed (used_at set: no row) or, if the first rolled back, on
+// the unchanged row (it goes on). The row stays locked until the
+// transaction ends, so the action's use and the change commit together.
+func useUserAction(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
+	res, err := tx.ExecContext(ctx,
+		`UPDATE user_action SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $3`,
+		millis(now), id, millis(now))
+	if err != nil {
+		return fmt.Errorf("use user action %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("use user action %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("use user action %s: %w", id, store.ErrActionUsed)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"countersign/store"
+)
+
+const auditEntryColumns = `id, org_id, user_id, username, action_id, credential_id,
+	credential_kind, credential_public_key, method, path, payload, client_data,
+	authenticator_data, signature, summary, created_at`
+
+// insertAuditEntry writes an entry; only inSigned calls it, so every entry
+// is written with the change and the action use it records.
+func insertAuditEntry(ctx context.Context, db execer, e store.AuditEntry) error {
+	_, err := db.ExecContext(ctx,
+		`INSERT INTO audit_entry (`+auditEntryColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		e.ID, e.OrgID, e.UserID, e.Username, e.ActionID, e.CredentialID,
+		e.CredentialKind, e.CredentialPublicKey, e.Method, e.Path, blob(e.Payload), blob(e.ClientData),
+		blob(e.AuthenticatorData), blob(e.Signature), e.Summary, millis(e.CreatedAt))
+	return mapErr(err)
+}
+
+func scanAuditEntry(row scanner) (store.AuditEntry, error) {
+	var (
+		e       store.AuditEntry
+		created int64
+	)
+	if err := row.Scan(&e.ID, &e.OrgID, &e.UserID, &e.Username, &e.ActionID, &e.CredentialID,
+		&e.CredentialKind, &e.CredentialPublicKey, &e.Method, &e.Path, &e.Payload, &e.ClientData,
+		&e.AuthenticatorData, &e.Signature, &e.Summary, &created); err != nil {
+		return store.AuditEntry{}, err
+	}
+	e.CreatedAt = fromMillis(created)
+	return e, nil
+}
+
+// ListAuditEntries returns the org's entries created in [q.Start, q.End),
+// of q.UserID only when it is set, oldest first (ties in insertion order, by
+// seq); an empty, non-nil slice when there are none.
+//
+// q.Limit <= 0 means no limit: the contract says "at most q.Limit", and a
+// zero limit read literally would turn a forgotten Limit into an empty
+// audit log. A caller that must bound the rows (the CSV export) sets it.
+func (s *Store) ListAuditEntries(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
+	var a args
+	query := `SELECT ` + auditEntryColumns + ` FROM audit_entry
+		WHERE org_id = ` + a.add(q.OrgID) +
+		` AND created_at >= ` + a.add(ceilMillis(q.Start)) +
+		` AND created_at < ` + a.add(ceilMillis(q.End))
+	if q.UserID != "" {
+		query += ` AND user_id = ` + a.add(q.UserID)
+	}
+	if q.NewestFirst {
+		query += ` ORDER BY created_at DESC, seq DESC`
+	} else {
+		query += ` ORDER BY created_at, seq`
+	}
+	query += ` LIMIT ` + a.add(limitArg(q.Limit))
+
+	rows, err := s.db.QueryContext(ctx, query, a...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries of %s: %w", q.OrgID, err)
+	}
+	defer rows.Close()
+	entries := []store.AuditEntry{}
+	for rows.Next() {
+		e, err := scanAuditEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list audit entries of %s: %w", q.OrgID, err)
+		}
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit entries of %s: %w", q.OrgID, err)
+	}
+	return entries, nil
+}
+
+// GetAuditEntry returns one entry of an org; an entry of another org is
+// store.ErrNotFound, like an unknown id.
+func (s *Store) GetAuditEntry(ctx context.Context, orgID, id string) (store.AuditEntry, error) {
+	e, err := scanAuditEntry(s.db.QueryRowContext(ctx,
+		`SELECT `+auditEntryColumns+` FROM audit_entry WHERE id = $1 AND org_id = $2`, id, orgID))
+	if err != nil {
+		return store.AuditEntry{}, fmt.Errorf("get audit entry %s of org %s: %w", id, orgID, notFound(err))
+	}
+	return e, nil
+}
+
+// ceilMillis is t in unix milliseconds rounded up, for range bounds: stored
+// times are whole milliseconds, so "created_at >= ceil(start)" and
+// "created_at < ceil(end)" keep exactly the stored instants in [start, end)
+// even when a bound carries sub-millisecond digits.
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if !fromMillis(ms).Equal(t) {
+		ms++
+	}
+	return ms
+}

@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"countersign/store"
+)
+
+// CreateChallenge stores a ceremony challenge; store.ErrConflict when its
+// id is taken.
+func (s *Store) CreateChallenge(ctx context.Context, c store.Challenge) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO challenge (id, purpose, challenge, org_id, user_id, token_id, data, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID, c.Purpose, c.Challenge, c.OrgID, c.UserID, c.TokenID, blob(c.Data),
+		millis(c.CreatedAt), millis(c.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create challenge %s: %w", c.ID, mapErr(err))
+	}
+	return nil
+}
+
+// ConsumeChallenge deletes and returns the challenge in one statement, so of
+// concurrent callers (in this process or another replica) exactly one gets
+// the row: the others' DELETE waits for the winner's row lock, then finds
+// the row gone. The expiry is checked afterwards on the returned row: an
+// expired challenge is gone all the same and reported as store.ErrNotFound.
+func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) (store.Challenge, error) {
+	var (
+		c                store.Challenge
+		created, expires int64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`DELETE FROM challenge WHERE id = $1
+		RETURNING id, purpose, challenge, org_id, user_id, token_id, data, created_at, expires_at`, id).
+		Scan(&c.ID, &c.Purpose, &c.Challenge, &c.OrgID, &c.UserID, &c.TokenID, &c.Data, &created, &expires)
+	if err != nil {
+		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, notFound(err))
+	}
+	c.CreatedAt = fromMillis(created)
+	c.ExpiresAt = fromMillis(expires)
+	if expires <= millis(now) {
+		return store.Challenge{}, fmt.Errorf("consume challenge %s: expired at %s: %w",
+			id, c.ExpiresAt.Format(time.RFC3339Nano), store.ErrNotFound)
+	}
+	return c, nil
+}

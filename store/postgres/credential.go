@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"countersign/store"
+)
+
+const credentialColumns = `id, org_id, user_id, kind, cred_id, name, public_key,
+	attestation_type, aaguid, transports, sign_count, user_present, user_verified,
+	backup_eligible, backup_state, origin, rp_id, is_active, created_at,
+	last_login_at, last_sign_at, token_id`
+
+func insertCredential(ctx context.Context, db execer, c store.Credential) error {
+	transports, err := encodeList(c.Transports)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx,
+		`INSERT INTO credential (`+credentialColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		c.ID, c.OrgID, c.UserID, c.Kind, c.CredID, c.Name, blob(c.PublicKey),
+		c.AttestationType, blob(c.AAGUID), transports, int64(c.SignCount), c.UserPresent, c.UserVerified,
+		c.BackupEligible, c.BackupState, c.Origin, c.RPID, c.IsActive, millis(c.CreatedAt),
+		nullMillis(c.LastLoginAt), nullMillis(c.LastSignAt), c.TokenID)
+	return mapErr(err)
+}
+
+func scanCredential(row scanner) (store.Credential, error) {
+	var (
+		c                   store.Credential
+		transports          string
+		signCount, created  int64
+		lastLogin, lastSign sql.NullInt64
+	)
+	if err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.Kind, &c.CredID, &c.Name, &c.PublicKey,
+		&c.AttestationType, &c.AAGUID, &transports, &signCount, &c.UserPresent, &c.UserVerified,
+		&c.BackupEligible, &c.BackupState, &c.Origin, &c.RPID, &c.IsActive, &created,
+		&lastLogin, &lastSign, &c.TokenID); err != nil {
+		return store.Credential{}, err
+	}
+	list, err := decodeList(transports)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	c.Transports = list
+	c.SignCount = uint32(signCount)
+	c.CreatedAt = fromMillis(created)
+	c.LastLoginAt = fromNullMillis(lastLogin)
+	c.LastSignAt = fromNullMillis(lastSign)
+	return c, nil
+}
+
+// CreateCredential inserts a credential; store.ErrConflict when its CredID
+// (or ID) is already stored.
+func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+	if err := insertCredential(ctx, s.db, c); err != nil {
+		return fmt.Errorf("create credential %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetCredentialByCredID returns the credential with that wire credential id.
+func (s *Store) GetCredentialByCredID(ctx context.Context, credID string) (store.Credential, error) {
+	c, err := scanCredential(s.db.QueryRowContext(ctx,
+		`SELECT `+credentialColumns+` FROM credential WHERE cred_id = $1`, credID))
+	if err != nil {
+		return store.Credential{}, fmt.Errorf("get credential %s: %w", credID, notFound(err))
+	}
+	return c, nil
+}
+
+// GetCredential returns the credential with that id (cr-…).
+func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential, error) {
+	c, err := scanCredential(s.db.QueryRowContext(ctx,
+		`SELECT `+credentialColumns+` FROM credential WHERE id = $1`, id))
+	if err != nil {
+		return store.Credential{}, fmt.Errorf("get credential %s: %w", id, notFound(err))
+	}
+	return c, nil
+}
+
+// ListCredentials returns a user's credentials, oldest first; an empty,
+// non-nil slice when there are none.
+func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Credential, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+credentialColumns+` FROM credential WHERE user_id = $1 ORDER BY created_at, seq`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	creds := []store.Credential{}
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+		}
+		creds = append(creds, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
+	}
+	return creds, nil
+}
+
+// RecordCredentialUse stores the sign counter, the flags and the login or
+// signature time in one UPDATE.
+func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.CredentialUse) error {
+	var column string
+	switch use.Purpose {
+	case store.UseLogin:
+		column = "last_login_at"
+	case store.UseSign:
+		column = "last_sign_at"
+	default:
+		return fmt.Errorf("record credential use %s: unknown purpose %q", id, use.Purpose)
+	}
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE credential SET sign_count = $1, user_verified = $2, backup_state = $3, `+column+` = $4
+		WHERE id = $5`,
+		int64(use.SignCount), use.UserVerified, use.BackupState, millis(use.At), id)
+	if err == nil {
+		err = mustAffect(res)
+	}
+	if err != nil {
+		return fmt.Errorf("record credential use %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateCredentialSigned inserts a credential in one transaction with the
+// use of the authorising user action and the audit entry (see inSigned);
+// store.ErrConflict when its CredID (or ID) is already stored.
+func (s *Store) CreateCredentialSigned(ctx context.Context, sg store.Signed, c store.Credential) error {
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		if err := insertCredential(ctx, tx, c); err != nil {
+			return fmt.Errorf("insert credential: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create credential %s signed: %w", c.ID, err)
+	}
+	return nil
+}
+
+// SetCredentialActive activates or deactivates a credential of userID in
+// one transaction with the use of the authorising user action and the
+// audit entry (see inSigned). store.ErrNotFound when the credential is not
+// userID's; store.ErrLastCredential when deactivating it would leave
+// userID without an active credential.
+//
+// The last-active check counts the user's other active credentials inside
+// the transaction, after locking every credential row of the user (FOR NO
+// KEY UPDATE, the lock an UPDATE of the row takes, in id order so that
+// two such transactions cannot deadlock). Two concurrent deactivations of
+// a user's last two credentials therefore run one after the other, and
+// the second one's count (a new snapshot at READ COMMITTED) sees the
+// first one's change. A credential inserted meanwhile is not locked, but
+// one more active credential cannot make the count wrong. The rule is
+// checked whenever active is false, also when the credential is already
+// inactive.
+//
+// An access token's own Key credential (TokenID set) is the token's, not
+// the user's (store.Credential.TokenID), so it does not count as one of
+// the user's active credentials: it cannot log the user in.
+func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID, credentialID string, active bool) error {
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		if !active {
+			// Exec runs the SELECT to its end, locking every row.
+			if _, err := tx.ExecContext(ctx,
+				`SELECT 1 FROM credential WHERE user_id = $1 ORDER BY id COLLATE "C" FOR NO KEY UPDATE`,
+				userID); err != nil {
+				return fmt.Errorf("lock credentials: %w", err)
+			}
+		}
+		res, err := tx.ExecContext(ctx,
+			`UPDATE credential SET is_active = $1 WHERE id = $2 AND user_id = $3`, active, credentialID, userID)
+		if err == nil {
+			err = mustAffect(res)
+		}
+		if err != nil {
+			return fmt.Errorf("update credential: %w", err)
+		}
+		if active {
+			return nil
+		}
+		var others int64
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM credential WHERE user_id = $1 AND is_active AND id <> $2 AND token_id = ''`,
+			userID, credentialID).Scan(&others); err != nil {
+			return fmt.Errorf("count active credentials: %w", err)
+		}
+		if others == 0 {
+			return store.ErrLastCredential
+		}
+		return nil
+	})
+	if err != nil {
+		verb := "deactivate"
+		if active {
+			verb = "activate"
+		}
+		return fmt.Errorf("%s credential %s of %s: %w", verb, credentialID, userID, err)
+	}
+	return nil
+}
+
+// RenameCredential renames a credential of userID in one transaction with
+// the use of the authorising user action and the audit entry (see
+// inSigned); store.ErrNotFound when the credential is not userID's.
+func (s *Store) RenameCredential(ctx context.Context, sg store.Signed, userID, credentialID, name string) error {
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE credential SET name = $1 WHERE id = $2 AND user_id = $3`, name, credentialID, userID)
+		if err == nil {
+			err = mustAffect(res)
+		}
+		if err != nil {
+			return fmt.Errorf("update credential: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rename credential %s of %s: %w", credentialID, userID, err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"countersign/store"
+)
+
+// CreateToken records an issued bearer token; store.ErrConflict when its id
+// is taken.
+func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Kind, t.OrgID, t.UserID, millis(t.CreatedAt), millis(t.ExpiresAt), nullMillis(t.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("create token %s: %w", t.ID, mapErr(err))
+	}
+	return nil
+}
+
+// GetToken returns an issued token, revoked or not.
+func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
+	var (
+		t                store.Token
+		created, expires int64
+		revoked          sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT id, kind, org_id, user_id, created_at, expires_at, revoked_at FROM token WHERE id = $1`, id).
+		Scan(&t.ID, &t.Kind, &t.OrgID, &t.UserID, &created, &expires, &revoked)
+	if err != nil {
+		return store.Token{}, fmt.Errorf("get token %s: %w", id, notFound(err))
+	}
+	t.CreatedAt = fromMillis(created)
+	t.ExpiresAt = fromMillis(expires)
+	t.RevokedAt = fromNullMillis(revoked)
+	return t, nil
+}
+
+// RevokeToken marks a token revoked at now. Revoking it again keeps the
+// first revocation time.
+func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE token SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, millis(now), id)
+	if err == nil {
+		err = mustAffect(res)
+	}
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"countersign/store"
+)
+
+// Invite writes the optional org, the user, its registration code and the
+// optional permission and assignment in one transaction.
+func (s *Store) Invite(ctx context.Context, in store.Invitation) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return insertInvitation(ctx, tx, in)
+	})
+	if err != nil {
+		return fmt.Errorf("invite %s: %w", in.User.ID, err)
+	}
+	return nil
+}
+
+// insertInvitation writes what Invite and CreateUserSigned write, with db
+// inside their transaction.
+func insertInvitation(ctx context.Context, db execer, in store.Invitation) error {
+	if len(in.Code.CodeHash) == 0 {
+		return fmt.Errorf("registration code hash is empty")
+	}
+	if in.Org != nil {
+		if err := insertOrg(ctx, db, *in.Org); err != nil {
+			return fmt.Errorf("insert org %s: %w", in.Org.ID, err)
+		}
+	}
+	if err := insertUser(ctx, db, in.User); err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	// The code belongs to the invited user, whatever in.Code.UserID says.
+	if _, err := db.ExecContext(ctx,
+		`INSERT INTO registration_code (user_id, code_hash, expires_at) VALUES ($1, $2, $3)`,
+		in.User.ID, in.Code.CodeHash, millis(in.Code.ExpiresAt)); err != nil {
+		return fmt.Errorf("insert registration code: %w", mapErr(err))
+	}
+	if in.Permission != nil {
+		if err := insertPermission(ctx, db, *in.Permission); err != nil {
+			return fmt.Errorf("insert permission %s: %w", in.Permission.ID, err)
+		}
+	}
+	if in.Assignment != nil {
+		if err := insertAssignment(ctx, db, *in.Assignment); err != nil {
+			return fmt.Errorf("insert assignment %s: %w", in.Assignment.ID, err)
+		}
+	}
+	return nil
+}
+
+func insertOrg(ctx context.Context, db execer, o store.Org) error {
+	_, err := db.ExecContext(ctx,
+		`INSERT INTO org (id, name, created_at) VALUES ($1, $2, $3)`,
+		o.ID, o.Name, millis(o.CreatedAt))
+	return mapErr(err)
+}
+
+// GetOrg returns one organisation.
+func (s *Store) GetOrg(ctx context.Context, id string) (store.Org, error) {
+	o, err := scanOrg(s.db.QueryRowContext(ctx,
+		`SELECT id, name, created_at FROM org WHERE id = $1`, id))
+	if err != nil {
+		return store.Org{}, fmt.Errorf("get org %s: %w", id, notFound(err))
+	}
+	return o, nil
+}
+
+// ListOrgs returns every organisation, oldest first.
+func (s *Store) ListOrgs(ctx context.Context) ([]store.Org, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, name, created_at FROM org ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list orgs: %w", err)
+	}
+	defer rows.Close()
+	orgs := []store.Org{}
+	for rows.Next() {
+		o, err := scanOrg(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list orgs: %w", err)
+		}
+		orgs = append(orgs, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list orgs: %w", err)
+	}
+	return orgs, nil
+}
+
+func scanOrg(row scanner) (store.Org, error) {
+	var (
+		o       store.Org
+		created int64
+	)
+	if err := row.Scan(&o.ID, &o.Name, &created); err != nil {
+		return store.Org{}, err
+	}
+	o.CreatedAt = fromMillis(created)
+	return o, nil
+}
+
+const userColumns = `id, org_id, username, name, kind, user_handle,
+	is_active, is_registered, is_service_account, is_archived, is_sso_required,
+	external_id, created_at`
+
+func insertUser(ctx context.Context, db execer, u store.User) error {
+	_, err := db.ExecContext(ctx,
+		`INSERT INTO user_account (id, org_id, username, username_key, name, kind, user_handle,
+			is_active, is_registered, is_service_account, is_archived, is_sso_required,
+			external_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		u.ID, u.OrgID, u.Username, usernameKey(u.Username), u.Name, u.Kind, u.UserHandle,
+		u.IsActive, u.IsRegistered, u.IsServiceAccount, u.IsArchived, u.IsSSORequired,
+		u.ExternalID, millis(u.CreatedAt))
+	return mapErr(err)
+}
+
+func scanUser(row scanner) (store.User, error) {
+	var (
+		u       store.User
+		created int64
+	)
+	if err := row.Scan(&u.ID, &u.OrgID, &u.Username, &u.Name, &u.Kind, &u.UserHandle,
+		&u.IsActive, &u.IsRegistered, &u.IsServiceAccount, &u.IsArchived, &u.IsSSORequired,
+		&u.ExternalID, &created); err != nil {
+		return store.User{}, err
+	}
+	u.CreatedAt = fromMillis(created)
+	return u, nil
+}
+
+// GetUser returns a user by id.
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM user_account WHERE id = $1`, id))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %s: %w", id, notFound(err))
+	}
+	return u, nil
+}
+
+// GetUserByUsername returns the user of an organisation with that username,
+// compared case-insensitively.
+func (s *Store) GetUserByUsername(ctx context.Context, orgID, username string) (store.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM user_account WHERE org_id = $1 AND username_key = $2`,
+		orgID, usernameKey(username)))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %q in org %s: %w", username, orgID, notFound(err))
+	}
+	return u, nil
+}
+
+// GetUserByHandle returns the user with that WebAuthn user handle.
+func (s *Store) GetUserByHandle(ctx context.Context, handle string) (store.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM user_account WHERE user_handle = $1`, handle))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user by handle: %w", notFound(err))
+	}
+	return u, nil
+}
+
+// GetRegistrationCode returns the user's pending registration code, expired
+// or not (DeleteExpired sweeps expired ones).
+func (s *Store) GetRegistrationCode(ctx context.Context, userID string) (store.RegistrationCode, error) {
+	var (
+		c       = store.RegistrationCode{UserID: userID}
+		expires int64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT code_hash, expires_at FROM registration_code WHERE user_id = $1`, userID).
+		Scan(&c.CodeHash, &expires)
+	if err != nil {
+		return store.RegistrationCode{}, fmt.Errorf("get registration code of %s: %w", userID, notFound(err))
+	}
+	c.ExpiresAt = fromMillis(expires)
+	return c, nil
+}
+
+// CompleteRegistration consumes the code, inserts the credentials and marks
+// the user registered, all in one transaction: any failure leaves the code,
+// the credentials and the user as they were.
+func (s *Store) CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []store.Credential) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The code's existence, hash and expiry are checked by the DELETE
+		// itself: only the caller whose DELETE removed the row goes on.
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM registration_code WHERE user_id = $1 AND code_hash = $2 AND expires_at > $3`,
+			userID, blob(codeHash), millis(now))
+		if err != nil {
+			return fmt.Errorf("consume registration code: %w", err)
+		}
+		if err := mustAffect(res); err != nil {
+			return fmt.Errorf("consume registration code: %w", err)
+		}
+		for _, c := range creds {
+			if c.UserID != userID {
+				return fmt.Errorf("credential %s belongs to user %q", c.ID, c.UserID)
+			}
+			if err := insertCredential(ctx, tx, c); err != nil {
+				return fmt.Errorf("insert credential %s: %w", c.ID, err)
+			}
+		}
+		res, err = tx.ExecContext(ctx,
+			`UPDATE user_account SET is_registered = TRUE WHERE id = $1`, userID)
+		if err != nil {
+			return fmt.Errorf("mark registered: %w", err)
+		}
+		if err := mustAffect(res); err != nil {
+			return fmt.Errorf("mark registered: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete registration of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// CreateUserSigned writes what Invite writes, without an org, in one
+// transaction with the use of the authorising user action and the audit
+// entry (see inSigned). An in.Org is a caller's bug: it is refused before
+// anything is written.
+func (s *Store) CreateUserSigned(ctx context.Context, sg store.Signed, in store.Invitation) error {
+	if in.Org != nil {
+		return fmt.Errorf("create user %s signed: an org cannot be created with it", in.User.ID)
+	}
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		return insertInvitation(ctx, tx, in)
+	})
+	if err != nil {
+		return fmt.Errorf("create user %s signed: %w", in.User.ID, err)
+	}
+	return nil
+}
+
+// ListUsers returns a page of an org's users, oldest first (see page.go):
+// at most q.Limit (none when q.Limit <= 0) after the user q.After, which
+// must be a user of the org (store.ErrNotFound otherwise; archived or
+// filtered out is fine). Archived users are left out unless
+// q.IncludeArchived. An empty page is an empty, non-nil slice.
+func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	k, err := cursorOf(ctx, s.db, "user_account", "org_id", q.OrgID, q.After)
+	if err != nil {
+		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+	}
+	var params args
+	query := `SELECT ` + userColumns + ` FROM user_account WHERE org_id = ` + params.add(q.OrgID) +
+		` AND ` + k.where(&params)
+	if q.Kind != "" {
+		query += ` AND kind = ` + params.add(q.Kind)
+	}
+	if q.ServiceAccounts != nil {
+		query += ` AND is_service_account = ` + params.add(*q.ServiceAccounts)
+	}
+	if !q.IncludeArchived {
+		query += ` AND NOT is_archived`
+	}
+	query += ` ORDER BY created_at, seq LIMIT ` + params.add(limitArg(q.Limit))
+
+	rows, err := s.db.QueryContext(ctx, query, params...)
+	if err != nil {
+		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+	}
+	defer rows.Close()
+	users := []store.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
+	}
+	return users, nil
+}
+
+// UpdateUserSigned applies the set fields of p to a user of orgID in one
+// UPDATE, in one transaction with the use of the authorising user action
+// and the audit entry (see inSigned); store.ErrNotFound when the user is
+// not orgID's. Archiving also deactivates, whatever p.IsActive says;
+// unarchiving leaves IsActive as it is (or as p sets it).
+func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id string, p store.UserPatch) error {
+	archive := p.IsArchived != nil && *p.IsArchived
+	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		// A nil pointer is NULL: COALESCE keeps the stored value.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE user_account SET
+				name = COALESCE($1, name),
+				external_id = COALESCE($2, external_id),
+				is_sso_required = COALESCE($3, is_sso_required),
+				is_archived = COALESCE($4, is_archived),
+				is_active = CASE WHEN $5 THEN FALSE ELSE COALESCE($6, is_active) END
+			WHERE id = $7 AND org_id = $8`,
+			p.Name, p.ExternalID, p.IsSSORequired, p.IsArchived, archive, p.IsActive, id, orgID)
+		if err == nil {
+			err = mustAffect(res)
+		}
+		if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update user %s of org %s signed: %w", id, orgID, err)
+	}
+	return nil
+}
