@@ -33,8 +33,12 @@ lint:
 ## test: everything CI runs: generate check, lint, unit, browser and SDK tests
 test: test-deps check-generate lint test-unit test-e2e test-sdk
 
+# Unit, handler and conformance tests; the PostgreSQL backend runs the same
+# conformance suite against a throwaway local cluster (unix socket only).
 test-unit:
-	$(GO) test -race -count=1 ./...
+	@eval "$$(bash scripts/test-postgres.sh start)" && status=0 && \
+	$(GO) test -race -count=1 ./... || status=$$?; \
+	bash scripts/test-postgres.sh stop; exit $$status
 
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/

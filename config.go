@@ -47,7 +47,7 @@ func env(name, def string) string {
 // sub-command.
 func storeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory for the embedded SQLite database (env COUNTERSIGN_DATA_DIR)")
-	fs.StringVar(&c.Database, "database", env("DATABASE", ""), "database file (default: countersign.db in the data dir) (env COUNTERSIGN_DATABASE)")
+	fs.StringVar(&c.Database, "database", env("DATABASE", ""), "SQLite file, or a postgres:// DSN for PostgreSQL (default: countersign.db in the data dir) (env COUNTERSIGN_DATABASE)")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "true") != "false", "apply database migrations at start (env COUNTERSIGN_MIGRATE)")
 }
 
@@ -108,6 +108,23 @@ func (c *Config) finish(origins stringList) error {
 		errs = append(errs, errors.New("--rate-limit must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// isPostgres tells a PostgreSQL DSN from an SQLite file name.
+func (c *Config) isPostgres() bool {
+	return strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
+}
+
+// databaseLabel names the database for logs without leaking a password.
+func (c *Config) databaseLabel() string {
+	if !c.isPostgres() {
+		return c.Database
+	}
+	u, err := url.Parse(c.Database)
+	if err != nil {
+		return "PostgreSQL"
+	}
+	return "PostgreSQL " + u.Redacted()
 }
 
 // defaultOrigin is http://localhost:<port of listen>.

@@ -23,6 +23,7 @@ import (
 
 	"countersign/server"
 	"countersign/store"
+	"countersign/store/postgres"
 	"countersign/store/sqlite"
 	"countersign/token"
 	"countersign/webauthn"
@@ -64,15 +65,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
+// openStore opens the configured backend: PostgreSQL for a postgres:// DSN
+// (several replicas sharing one database), else the embedded SQLite file.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.isPostgres() {
+		return postgres.Open(ctx, cfg.Database, postgres.Options{SkipMigrations: !cfg.Migrate})
+	}
+	return sqlite.Open(ctx, cfg.Database, sqlite.Options{SkipMigrations: !cfg.Migrate})
+}
+
 // app is everything a sub-command may need, opened from one Config.
 type app struct {
-	store      *sqlite.Store
+	store      store.Store
 	ceremonies *webauthn.Ceremonies
 	tokens     *token.Issuer
 }
 
 func open(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
-	st, err := sqlite.Open(ctx, cfg.Database, sqlite.Options{SkipMigrations: !cfg.Migrate})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +138,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "countersign listening on %s (origin %s, rp id %s, database %s)\n", ln.Addr(), cfg.Origins[0], cfg.RPID, cfg.Database)
+	fmt.Fprintf(stdout, "countersign listening on %s (origin %s, rp id %s, database %s)\n", ln.Addr(), cfg.Origins[0], cfg.RPID, cfg.databaseLabel())
 	if err := inviteFirstUser(ctx, a, cfg, stdout); err != nil {
 		ln.Close()
 		return err
@@ -270,7 +280,7 @@ func rotateSessionKeys(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := cfg.finish(nil); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	st, err := sqlite.Open(ctx, cfg.Database, sqlite.Options{SkipMigrations: !cfg.Migrate})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
