@@ -164,14 +164,33 @@ func inviteFirstUser(ctx context.Context, a *app, cfg Config, stdout io.Writer) 
 		return err
 	}
 	if len(orgs) > 0 {
-		return nil
+		return remindUnregisteredOwner(ctx, a, orgs[0], cfg, stdout)
 	}
 	inv, err := a.ceremonies.Invite(ctx, webauthn.InviteRequest{Username: "admin"})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nNo user yet: the owner account %q was created.\nOpen this link within %.0f hours to register its passkey:\n\n  %s\n\nInvite more users with: countersign invite USERNAME --data-dir %s\n\n",
+	fmt.Fprintf(stdout, "\nNo user yet: the owner account %q was created.\nOpen this link within %.0f hours to register its passkey:\n\n  %s\n\nInvite more users from the console (Users), or run: go run . invite USERNAME --data-dir %s\n\n",
 		inv.User.Username, time.Until(inv.ExpiresAt).Hours(), registrationURL(cfg.Origins[0], inv), cfg.DataDir)
+	return nil
+}
+
+// remindUnregisteredOwner tells, at start, how to get a new link while no
+// user of the organisation has registered yet (the first link may be lost).
+func remindUnregisteredOwner(ctx context.Context, a *app, org store.Org, cfg Config, stdout io.Writer) error {
+	users, err := a.store.ListUsers(ctx, store.UserQuery{OrgID: org.ID, Limit: 50})
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.IsRegistered {
+			return nil
+		}
+	}
+	if len(users) > 0 {
+		fmt.Fprintf(stdout, "\nNobody has registered yet. For a new link (the old one stops working):\n  go run . invite %s --data-dir %s --origin %s\n\n",
+			users[0].Username, cfg.DataDir, cfg.Origins[0])
+	}
 	return nil
 }
 
@@ -229,8 +248,15 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer a.store.Close()
 	inv, err := a.ceremonies.Invite(ctx, webauthn.InviteRequest{OrgID: orgID, Username: positional[0]})
+	renewed := false
 	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a user named %q already exists", positional[0])
+		// The user exists: a lost or expired invitation is issued again,
+		// replacing the old code, as long as nobody has registered with it.
+		inv, err = a.ceremonies.Reinvite(ctx, orgID, positional[0])
+		if errors.Is(err, webauthn.ErrRegistered) {
+			return fmt.Errorf("%q has already registered; they sign in at %s/login", positional[0], cfg.Origins[0])
+		}
+		renewed = err == nil
 	}
 	if err != nil {
 		return err
@@ -248,8 +274,13 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if inv.Owner {
 		role = "owner (holds every permission)"
 	}
-	fmt.Fprintf(stdout, "Invited %s as %s of organisation %s.\nRegistration code: %s (valid until %s)\nRegistration link: %s\n",
-		out.Username, role, out.OrgID, out.RegistrationCode, inv.ExpiresAt.Format(time.RFC1123), out.RegistrationURL)
+	if renewed {
+		fmt.Fprintf(stdout, "%s had not registered yet: here is a new code (the previous one no longer works).\n", out.Username)
+	} else {
+		fmt.Fprintf(stdout, "Invited %s as %s of organisation %s.\n", out.Username, role, out.OrgID)
+	}
+	fmt.Fprintf(stdout, "Registration code: %s (valid until %s)\nRegistration link: %s\n",
+		out.RegistrationCode, inv.ExpiresAt.Format(time.RFC1123), out.RegistrationURL)
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -234,4 +236,26 @@ func swapPublicKey(t *testing.T, attestation, pem string) string {
 		t.Fatal(err)
 	}
 	return b64(out)
+}
+
+func TestReinvite(t *testing.T) {
+	h := newHarness(t)
+	inv := h.invite("alice")
+	again, err := h.cs.Reinvite(context.Background(), inv.Org.ID, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the old code stops working", func(t *testing.T) {
+		r := h.do("POST", "/auth/registration/init", map[string]string{"orgId": inv.Org.ID, "username": "alice", "registrationCode": inv.Code})
+		mustStatus(t, r, http.StatusUnauthorized)
+	})
+	t.Run("the new code registers", func(t *testing.T) {
+		ri := h.registrationInit(again)
+		mustStatus(t, h.register(ri.Temp, keyCredential(webauthntest.NewKeySigner("P256"), ri.Challenge)), http.StatusOK)
+	})
+	t.Run("a registered user is not reinvited", func(t *testing.T) {
+		if _, err := h.cs.Reinvite(context.Background(), inv.Org.ID, "alice"); !errors.Is(err, webauthn.ErrRegistered) {
+			t.Fatalf("got %v, want ErrRegistered", err)
+		}
+	})
 }

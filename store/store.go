@@ -49,6 +49,10 @@ type Store interface {
 	GetUserByHandle(ctx context.Context, handle string) (User, error)
 	// GetRegistrationCode returns the pending registration code of a user.
 	GetRegistrationCode(ctx context.Context, userID string) (RegistrationCode, error)
+	// RenewRegistrationCode replaces (or gives) the registration code of a
+	// user who has not registered yet, so a lost invitation can be issued
+	// again; ErrNotFound when the user does not exist or has registered.
+	RenewRegistrationCode(ctx context.Context, code RegistrationCode) error
 	// CompleteRegistration atomically consumes the user's registration code
 	// (it must exist, match codeHash and not be expired at now, otherwise
 	// ErrNotFound), inserts the credentials (a credential id already stored

@@ -25,6 +25,7 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, orgID, username string) (store.User, error)
 	GetUserByHandle(ctx context.Context, handle string) (store.User, error)
 	GetRegistrationCode(ctx context.Context, userID string) (store.RegistrationCode, error)
+	RenewRegistrationCode(ctx context.Context, code store.RegistrationCode) error
 	CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []store.Credential) error
 	GetCredentialByCredID(ctx context.Context, credID string) (store.Credential, error)
 	ListCredentials(ctx context.Context, userID string) ([]store.Credential, error)

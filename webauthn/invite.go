@@ -156,3 +156,29 @@ func randomBytes(n int) []byte {
 	}
 	return b
 }
+
+// ErrRegistered: the user has registered already, so there is no
+// invitation to renew.
+var ErrRegistered = errors.New("user has already registered")
+
+// Reinvite gives a user who has not registered yet a new registration
+// code, replacing the old one: a lost or expired invitation is issued again.
+func (cs *Ceremonies) Reinvite(ctx context.Context, orgID, username string) (Invited, error) {
+	org, err := cs.inviteOrg(ctx, orgID)
+	if err != nil {
+		return Invited{}, err
+	}
+	u, err := cs.store.GetUserByUsername(ctx, org.ID, strings.TrimSpace(username))
+	if err != nil {
+		return Invited{}, fmt.Errorf("load user %q: %w", username, err)
+	}
+	if u.IsRegistered || u.IsServiceAccount {
+		return Invited{}, fmt.Errorf("user %s: %w", u.ID, ErrRegistered)
+	}
+	code := newRegistrationCode()
+	rc := store.RegistrationCode{UserID: u.ID, CodeHash: hashCode(code), ExpiresAt: cs.opts.Now().UTC().Add(cs.opts.CodeTTL)}
+	if err := cs.store.RenewRegistrationCode(ctx, rc); err != nil {
+		return Invited{}, fmt.Errorf("renew the code of %s: %w", u.ID, err)
+	}
+	return Invited{Org: org, User: u, Code: code, ExpiresAt: rc.ExpiresAt}, nil
+}

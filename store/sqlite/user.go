@@ -189,6 +189,28 @@ func (s *Store) GetRegistrationCode(ctx context.Context, userID string) (store.R
 	return c, nil
 }
 
+// RenewRegistrationCode writes a new code for a user who has not
+// registered, in one statement: the INSERT selects from the user row, so an
+// unknown or registered user inserts nothing and is reported not found.
+func (s *Store) RenewRegistrationCode(ctx context.Context, code store.RegistrationCode) error {
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO registration_code (user_id, code_hash, expires_at)
+		SELECT id, ?, ? FROM user_account WHERE id = ? AND NOT is_registered AND NOT is_service_account
+		ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at`,
+		blob(code.CodeHash), millis(code.ExpiresAt), code.UserID)
+	if err != nil {
+		return fmt.Errorf("renew registration code of %s: %w", code.UserID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("renew registration code of %s: %w", code.UserID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("renew registration code of %s: %w", code.UserID, store.ErrNotFound)
+	}
+	return nil
+}
+
 // CompleteRegistration consumes the code, inserts the credentials and marks
 // the user registered, all in one transaction: any failure leaves the code,
 // the credentials and the user as they were.

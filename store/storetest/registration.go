@@ -23,6 +23,27 @@ func wantUnregistered(t *testing.T, s store.Store, u store.User) {
 }
 
 var registrationTests = []test{
+	{"a renewed registration code replaces the old one", func(t *testing.T, s store.Store) {
+		_, u := seed(t, s)
+		renewed := store.RegistrationCode{UserID: u.ID, CodeHash: hash("new code"), ExpiresAt: at(48 * time.Hour)}
+		must(t, "RenewRegistrationCode", s.RenewRegistrationCode(t.Context(), renewed))
+		got, err := s.GetRegistrationCode(t.Context(), u.ID)
+		must(t, "GetRegistrationCode", err)
+		equal(t, "renewed code", got, renewed)
+		err = s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")})
+		wantErr(t, "CompleteRegistration with the old code", err, store.ErrNotFound)
+		must(t, "CompleteRegistration with the new code", s.CompleteRegistration(t.Context(), u.ID, hash("new code"), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")}))
+	}},
+	{"a registered or unknown user gets no renewed code", func(t *testing.T, s store.Store) {
+		_, u := seed(t, s)
+		must(t, "CompleteRegistration", s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")}))
+		err := s.RenewRegistrationCode(t.Context(), store.RegistrationCode{UserID: u.ID, CodeHash: hash("again"), ExpiresAt: at(time.Hour)})
+		wantErr(t, "RenewRegistrationCode of a registered user", err, store.ErrNotFound)
+		_, err = s.GetRegistrationCode(t.Context(), u.ID)
+		wantErr(t, "GetRegistrationCode after the refused renewal", err, store.ErrNotFound)
+		err = s.RenewRegistrationCode(t.Context(), store.RegistrationCode{UserID: "us-unknown", CodeHash: hash("x"), ExpiresAt: at(time.Hour)})
+		wantErr(t, "RenewRegistrationCode of an unknown user", err, store.ErrNotFound)
+	}},
 	{"a user without a registration code has none to get", func(t *testing.T, s store.Store) {
 		_, err := s.GetRegistrationCode(t.Context(), "us-unknown")
 		wantErr(t, "GetRegistrationCode", err, store.ErrNotFound)
