@@ -35,52 +35,80 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
-// env returns COUNTERSIGN_<NAME> or def.
-func env(name, def string) string {
-	if v, ok := os.LookupEnv("COUNTERSIGN_" + name); ok {
-		return v
+// envName is the environment variable of a flag: --rp-id is COUNTERSIGN_RP_ID.
+func envName(flagName string) string {
+	return "COUNTERSIGN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnv sets every flag not given on the command line from its
+// COUNTERSIGN_* variable, through the flag's own parser, so a bad value in
+// the environment is reported like a bad flag. A repeatable flag takes a
+// comma-separated list.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := os.LookupEnv(envName(f.Name))
+		if given[f.Name] || !ok {
+			return
+		}
+		values := []string{v}
+		if _, repeatable := f.Value.(*stringList); repeatable {
+			values = strings.Split(v, ",")
+		}
+		for _, one := range values {
+			if err := fs.Set(f.Name, one); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// parseFlags parses the command line, then the environment.
+func parseFlags(fs *flag.FlagSet, args []string, interspersed bool) ([]string, error) {
+	var positional []string
+	var err error
+	if interspersed {
+		positional, err = parseInterspersed(fs, args)
+	} else {
+		err = fs.Parse(args)
+		positional = fs.Args()
 	}
-	return def
+	if err != nil {
+		return nil, err
+	}
+	if err := applyEnv(fs); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	return positional, nil
 }
 
 // storeFlags registers the flags that locate the store, shared by every
 // sub-command.
 func storeFlags(fs *flag.FlagSet, c *Config) {
-	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory for the embedded SQLite database (env COUNTERSIGN_DATA_DIR)")
-	fs.StringVar(&c.Database, "database", env("DATABASE", ""), "SQLite file, or a postgres:// DSN for PostgreSQL (default: countersign.db in the data dir) (env COUNTERSIGN_DATABASE)")
-	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "true") != "false", "apply database migrations at start (env COUNTERSIGN_MIGRATE)")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded SQLite database")
+	fs.StringVar(&c.Database, "database", "", "SQLite file, or a postgres:// DSN for PostgreSQL (default: countersign.db in the data dir)")
+	fs.BoolVar(&c.Migrate, "migrate", true, "apply database migrations at start")
 }
 
 // serverFlags registers the flags of serve (and the origin that invite
-// prints links with).
+// prints links with). Each flag also reads COUNTERSIGN_<FLAG> (applyEnv).
 func serverFlags(fs *flag.FlagSet, c *Config, origins *stringList) {
-	fs.StringVar(&c.Listen, "listen", env("LISTEN", "localhost:8080"), "address to listen on (env COUNTERSIGN_LISTEN)")
-	fs.StringVar(&c.RPID, "rp-id", env("RP_ID", "localhost"), "WebAuthn relying party id (env COUNTERSIGN_RP_ID)")
-	fs.StringVar(&c.RPName, "rp-name", env("RP_NAME", "countersign"), "relying party name shown by authenticators (env COUNTERSIGN_RP_NAME)")
-	fs.Var(origins, "origin", "allowed origin, repeatable; the first is the public URL (default http://localhost:<listen port>) (env COUNTERSIGN_ORIGIN, comma-separated)")
-	fs.DurationVar(&c.LoginTokenTTL, "login-token-ttl", envDuration("LOGIN_TOKEN_TTL", time.Hour), "lifetime of login tokens (env COUNTERSIGN_LOGIN_TOKEN_TTL)")
-	fs.DurationVar(&c.ChallengeTTL, "challenge-ttl", envDuration("CHALLENGE_TTL", 5*time.Minute), "lifetime of challenges (env COUNTERSIGN_CHALLENGE_TTL)")
-	fs.Float64Var(&c.RateLimit, "rate-limit", 20, "requests per second per IP on login and registration, 0 = off (env COUNTERSIGN_RATE_LIMIT)")
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if v := env(name, ""); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
+	fs.StringVar(&c.Listen, "listen", "localhost:8080", "address to listen on")
+	fs.StringVar(&c.RPID, "rp-id", "localhost", "WebAuthn relying party id")
+	fs.StringVar(&c.RPName, "rp-name", "countersign", "relying party name shown by authenticators")
+	fs.Var(origins, "origin", "allowed origin, repeatable; the first is the public URL (default http://localhost:<listen port>)")
+	fs.DurationVar(&c.LoginTokenTTL, "login-token-ttl", time.Hour, "lifetime of login tokens and console sessions")
+	fs.DurationVar(&c.ChallengeTTL, "challenge-ttl", 5*time.Minute, "lifetime of challenges")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 20, "requests per second per IP on login and registration, 0 = off")
 }
 
 // finish fills derived defaults and validates everything at once.
 func (c *Config) finish(origins stringList) error {
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "countersign.db")
-	}
-	if len(origins) == 0 {
-		if v := env("ORIGIN", ""); v != "" {
-			origins = strings.Split(v, ",")
-		}
 	}
 	if len(origins) == 0 {
 		origins = stringList{defaultOrigin(c.Listen)}
@@ -150,5 +178,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		positional = append(positional, rest[0])
 		args = rest[1:]
+	}
+}
+
+// usageWithEnv prints the flags with the environment variable of each.
+func usageWithEnv(fs *flag.FlagSet) func() {
+	return func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "usage of countersign %s (each flag also reads its COUNTERSIGN_* variable):\n", fs.Name())
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(out, "  --%s (%s)\n    \t%s", f.Name, envName(f.Name), f.Usage)
+			if f.DefValue != "" && f.DefValue != "[]" {
+				fmt.Fprintf(out, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(out)
+		})
 	}
 }

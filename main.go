@@ -116,7 +116,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	storeFlags(fs, &cfg)
 	serverFlags(fs, &cfg, &origins)
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = usageWithEnv(fs)
+	if _, err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if err := cfg.finish(origins); err != nil {
@@ -232,7 +233,8 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	serverFlags(fs, &cfg, &origins)
 	fs.BoolVar(&asJSON, "json", false, "print one JSON line instead of text")
 	fs.StringVar(&orgID, "org", "", "organisation id (default: the server's organisation, created on first use)")
-	positional, err := parseInterspersed(fs, args)
+	fs.Usage = usageWithEnv(fs)
+	positional, err := parseFlags(fs, args, true)
 	if err != nil {
 		return err
 	}
@@ -305,7 +307,8 @@ func rotateSessionKeys(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs := flag.NewFlagSet("rotate-session-keys", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	storeFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = usageWithEnv(fs)
+	if _, err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if err := cfg.finish(nil); err != nil {
