@@ -4,13 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"countersign/store"
+	"countersign/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -31,9 +29,11 @@ type Options struct {
 	SkipMigrations bool
 }
 
-// Store is the PostgreSQL implementation of store.Store. It is safe for
-// concurrent use, and several processes (replicas) may share one database.
+// Store is the PostgreSQL implementation of store.Store: the shared SQL of
+// store/sqlstore on a PostgreSQL database. It is safe for concurrent use,
+// and several processes (replicas) may share one database.
 type Store struct {
+	*sqlstore.Store
 	db *sql.DB
 }
 
@@ -70,7 +70,25 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open postgres %s: %w", where(cfg), err)
 		}
 	}
-	return &Store{db: db}, nil
+	return &Store{Store: sqlstore.New(db, dialect), db: db}, nil
+}
+
+// dialect is what the shared SQL needs to know of PostgreSQL.
+var dialect = sqlstore.Dialect{
+	NumberedPlaceholders: true,
+	// seq is an identity column standing for SQLite's rowid, never written
+	// by the store.
+	OrderColumn: "seq",
+	// Ids that break ties in an ORDER BY compare in byte order, as
+	// SQLite's BINARY, so both dialects sort alike.
+	ByteOrder: ` COLLATE "C"`,
+	// At READ COMMITTED a check read before a write locks what it reads
+	// (see beginWrite).
+	RowLocks: true,
+	// LIMIT NULL is none.
+	NoLimit:           nil,
+	IsUniqueViolation: isUniqueViolation,
+	BeginWrite:        beginWrite,
 }
 
 // where names the database for error messages, without credentials.
@@ -159,141 +177,25 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// inTx runs fn in one READ COMMITTED transaction (the server's default)
-// and commits it when fn returns nil. fn must use only tx. READ COMMITTED
-// is enough because every check that a concurrent writer could falsify is
-// either the write itself (a conditional UPDATE or DELETE whose
-// affected-row count decides: a statement waiting on a row lock
-// re-evaluates its WHERE on the committed row) or made after locking the
-// rows it reads (SELECT ... FOR UPDATE); see SetCredentialActive,
-// UpdateSecret, UpdatePermissionSigned and DeleteAssignmentSigned.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// execer is what *sql.DB and *sql.Tx share for writes.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// querier is what *sql.DB and *sql.Tx share for reads.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// scanner is what *sql.Row and *sql.Rows share.
-type scanner interface {
-	Scan(dest ...any) error
+// beginWrite begins one READ COMMITTED transaction (the server's
+// default); its function must use only its tx. READ COMMITTED is enough
+// because every check that a concurrent writer could falsify is either the
+// write itself (a conditional UPDATE or DELETE whose affected-row count
+// decides: a statement waiting on a row lock re-evaluates its WHERE on the
+// committed row) or made after locking the rows it reads (SELECT ... FOR
+// UPDATE, Dialect.RowLocks); see SetCredentialActive, UpdateSecret,
+// UpdatePermissionSigned and DeleteAssignmentSigned in store/sqlstore.
+func beginWrite(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
+	return db.BeginTx(ctx, nil)
 }
 
 // uniqueViolation is SQLSTATE 23505, unique_violation (primary keys
 // included).
 const uniqueViolation = "23505"
 
-// mapErr turns unique and primary-key violations into store.ErrConflict,
-// keeping the server's message beside it.
-func mapErr(err error) error {
+// isUniqueViolation reports whether err is a unique or primary-key
+// violation.
+func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == uniqueViolation {
-		return fmt.Errorf("%w: %s", store.ErrConflict, pe.Error())
-	}
-	return err
-}
-
-// notFound maps sql.ErrNoRows to store.ErrNotFound.
-func notFound(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
-}
-
-// mustAffect returns store.ErrNotFound when res changed no row.
-func mustAffect(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
-// args collects the arguments of a query built piece by piece and names
-// each one's placeholder ($1, $2, ...).
-type args []any
-
-// add appends v and returns its placeholder.
-func (a *args) add(v any) string {
-	*a = append(*a, v)
-	return "$" + strconv.Itoa(len(*a))
-}
-
-// Times are stored as BIGINT unix milliseconds, as in SQLite: writes
-// truncate, reads are UTC.
-
-func millis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func nullMillis(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
-}
-
-func fromNullMillis(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := fromMillis(n.Int64)
-	return &t
-}
-
-// blob stores nil as an empty BYTEA, for NOT NULL columns.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// usernameKey is the case-folded username the unique index and lookups
-// use: folded in Go exactly as the SQLite dialect folds it, never by the
-// database's collation, so both dialects agree on which names collide.
-func usernameKey(username string) string { return strings.ToLower(username) }
-
-// encodeList stores a string list as a JSON array in TEXT; nil becomes "[]".
-func encodeList(list []string) (string, error) {
-	if list == nil {
-		list = []string{}
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
-// decodeList reads a JSON array back; it returns an empty, non-nil slice
-// for "[]".
-func decodeList(s string) ([]string, error) {
-	list := []string{}
-	if err := json.Unmarshal([]byte(s), &list); err != nil {
-		return nil, fmt.Errorf("decode list %q: %w", s, err)
-	}
-	return list, nil
+	return errors.As(err, &pe) && pe.Code == uniqueViolation
 }

@@ -1,6 +1,8 @@
 // Package sqlite is the SQLite backend of store.Store, on the pure-Go driver
 // modernc.org/sqlite (no cgo), with its schema migrated by goose from the SQL
-// files embedded under migrations/.
+// files embedded under migrations/. The statements themselves are shared
+// with the PostgreSQL backend in store/sqlstore; this package opens and
+// migrates the file and supplies the dialect (sqlite.go).
 //
 // Every connection runs with journal_mode=WAL, synchronous=FULL (a write
 // that returned survives a crash or kill -9), busy_timeout=10000 and
@@ -46,11 +48,12 @@
 //     not count as the user's last active credential.
 //   - Pages (ListUsers, ListPermissions, ListPermissionAssignments) are
 //     keyset pages ordered by (created_at, rowid), after the row the
-//     caller names (see page.go); a Limit <= 0 is no limit.
+//     caller names (see store/sqlstore's page.go); a Limit <= 0 is no
+//     limit.
 //   - Permission names are unique per org, archived ones included,
 //     compared exactly.
 //   - Unique and primary-key violations become store.ErrConflict.
 //
-// It imports store and the driver; nothing of countersign's imports it but
-// package main (and tests).
+// It imports store, store/sqlstore, the driver and goose; nothing of
+// countersign's imports it but package main (and tests).
 package sqlite

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +19,7 @@ import (
 	sqlitelib "modernc.org/sqlite/lib"
 
 	"countersign/store"
+	"countersign/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -32,9 +32,10 @@ type Options struct {
 	SkipMigrations bool
 }
 
-// Store is the SQLite implementation of store.Store. It is safe for
-// concurrent use.
+// Store is the SQLite implementation of store.Store: the shared SQL of
+// store/sqlstore on an SQLite database. It is safe for concurrent use.
 type Store struct {
+	*sqlstore.Store
 	db *sql.DB
 }
 
@@ -76,7 +77,24 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 	}
-	return &Store{db: db}, nil
+	return &Store{Store: sqlstore.New(db, dialect), db: db}, nil
+}
+
+// dialect is what the shared SQL needs to know of SQLite.
+var dialect = sqlstore.Dialect{
+	NumberedPlaceholders: false,
+	// rowid is the insertion order (no table here is WITHOUT ROWID).
+	OrderColumn: "rowid",
+	// SQLite's default collation, BINARY, already compares bytes.
+	ByteOrder: "",
+	// No row locks: a write transaction holds the database's write lock
+	// from its start (see beginWrite), so nothing can change between a
+	// check and the write that depends on it.
+	RowLocks: false,
+	// A negative LIMIT is none.
+	NoLimit:           int64(-1),
+	IsUniqueViolation: isUniqueViolation,
+	BeginWrite:        beginWrite,
 }
 
 // dsn is path with the driver parameters every connection opens with. The
@@ -190,112 +208,24 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// inTx runs fn in one BEGIN IMMEDIATE transaction and commits it when fn
-// returns nil. fn must use only tx: a second connection would wait for the
-// lock this transaction holds.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+// beginWrite begins one BEGIN IMMEDIATE transaction (the DSN's _txlock),
+// so a transaction takes the write lock up front and never has to upgrade
+// a read lock. Its function must use only its tx: a second connection
+// would wait for the lock this transaction holds.
+func beginWrite(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
+	return db.BeginTx(ctx, nil)
 }
 
-// execer is what *sql.DB and *sql.Tx share.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// mapErr turns unique and primary-key violations into store.ErrConflict,
-// keeping the driver's message beside it.
-func mapErr(err error) error {
+// isUniqueViolation reports whether err is a unique or primary-key
+// violation (SQLITE_CONSTRAINT_UNIQUE 2067, SQLITE_CONSTRAINT_PRIMARYKEY
+// 1555).
+func isUniqueViolation(err error) bool {
 	var se *msqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlitelib.SQLITE_CONSTRAINT_UNIQUE, sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %s", store.ErrConflict, se.Error())
+			return true
 		}
 	}
-	return err
-}
-
-// notFound maps sql.ErrNoRows to store.ErrNotFound.
-func notFound(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
-}
-
-// mustAffect returns store.ErrNotFound when res changed no row.
-func mustAffect(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
-// Times are stored as unix milliseconds: writes truncate, reads are UTC.
-
-func millis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func nullMillis(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
-}
-
-func fromNullMillis(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := fromMillis(n.Int64)
-	return &t
-}
-
-// blob stores nil as an empty BLOB, for NOT NULL columns.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// usernameKey is the case-folded username the unique index and lookups use.
-func usernameKey(username string) string { return strings.ToLower(username) }
-
-// encodeList stores a string list as a JSON array; nil becomes "[]".
-func encodeList(list []string) (string, error) {
-	if list == nil {
-		list = []string{}
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
-// decodeList reads a JSON array back; it returns an empty, non-nil slice
-// for "[]".
-func decodeList(s string) ([]string, error) {
-	list := []string{}
-	if err := json.Unmarshal([]byte(s), &list); err != nil {
-		return nil, fmt.Errorf("decode list %q: %w", s, err)
-	}
-	return list, nil
+	return false
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func (s *Store) CreateUserAction(ctx context.Context, a store.UserAction) error 
 		a.Method, a.Path, blob(a.Payload), blob(a.ClientData), blob(a.AuthenticatorData), blob(a.Signature),
 		millis(a.CreatedAt), millis(a.ExpiresAt), nullMillis(a.UsedAt))
 	if err != nil {
-		return fmt.Errorf("create user action %s: %w", a.ID, mapErr(err))
+		return fmt.Errorf("create user action %s: %w", a.ID, s.db.mapErr(err))
 	}
 	return nil
 }
@@ -53,20 +53,20 @@ func (s *Store) GetUserAction(ctx context.Context, id string) (store.UserAction,
 // inSigned runs change in one transaction with the use of the user action
 // sg.ActionID and the insertion of sg.Audit, in that order. The action is
 // used by a conditional UPDATE whose affected-row count decides, so of
-// concurrent callers (in this process or another) exactly one goes on; any
-// later error, the change's own included, rolls the use back with the
-// rest, so a change that fails never burns its action.
+// concurrent callers (in this process or another replica) exactly one goes
+// on; any later error, the change's own included, rolls the use back with
+// the rest, so a change that fails never burns its action.
 //
 // sg.Audit.ActionID must be sg.ActionID: the contract carries the action id
 // twice, and an audit entry naming another action than the one consumed
 // would misattribute the change, so a mismatch is refused (a caller's bug,
 // not a sentinel) before anything is written.
-func (s *Store) inSigned(ctx context.Context, sg store.Signed, change func(tx *sql.Tx) error) error {
+func (s *Store) inSigned(ctx context.Context, sg store.Signed, change func(tx conn) error) error {
 	if sg.Audit.ActionID != sg.ActionID {
 		return fmt.Errorf("audit entry %s names user action %q, not the consumed %q",
 			sg.Audit.ID, sg.Audit.ActionID, sg.ActionID)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx conn) error {
 		if err := useUserAction(ctx, tx, sg.ActionID, sg.Now); err != nil {
 			return err
 		}
@@ -83,8 +83,13 @@ func (s *Store) inSigned(ctx context.Context, sg store.Signed, change func(tx *s
 // useUserAction marks the action used at now if it is unused and unexpired
 // at now; store.ErrActionUsed when no row qualified (used, expired or
 // unknown: one error on purpose). The check is the UPDATE itself, never a
-// read in Go.
-func useUserAction(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
+// read in Go. In PostgreSQL, concurrent UPDATEs of the row queue on its
+// lock, and at READ COMMITTED each one after the first re-evaluates its
+// WHERE on the row the first committed (used_at set: no row) or, if the
+// first rolled back, on the unchanged row (it goes on). The row stays
+// locked until the transaction ends, so the action's use and the change
+// commit together.
+func useUserAction(ctx context.Context, tx conn, id string, now time.Time) error {
 	res, err := tx.ExecContext(ctx,
 		`UPDATE user_action SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`,
 		millis(now), id, millis(now))

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -13,19 +13,19 @@ const credentialColumns = `id, org_id, user_id, kind, cred_id, name, public_key,
 	backup_eligible, backup_state, origin, rp_id, is_active, created_at,
 	last_login_at, last_sign_at, token_id`
 
-func insertCredential(ctx context.Context, db execer, c store.Credential) error {
+func insertCredential(ctx context.Context, db conn, c store.Credential) error {
 	transports, err := encodeList(c.Transports)
 	if err != nil {
 		return err
 	}
 	_, err = db.ExecContext(ctx,
 		`INSERT INTO credential (`+credentialColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.OrgID, c.UserID, c.Kind, c.CredID, c.Name, blob(c.PublicKey),
 		c.AttestationType, blob(c.AAGUID), transports, int64(c.SignCount), c.UserPresent, c.UserVerified,
 		c.BackupEligible, c.BackupState, c.Origin, c.RPID, c.IsActive, millis(c.CreatedAt),
 		nullMillis(c.LastLoginAt), nullMillis(c.LastSignAt), c.TokenID)
-	return mapErr(err)
+	return db.mapErr(err)
 }
 
 func scanCredential(row scanner) (store.Credential, error) {
@@ -65,7 +65,7 @@ func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error 
 // GetCredentialByCredID returns the credential with that wire credential id.
 func (s *Store) GetCredentialByCredID(ctx context.Context, credID string) (store.Credential, error) {
 	c, err := scanCredential(s.db.QueryRowContext(ctx,
-		`SELECT `+credentialColumns+` FROM credential WHERE cred_id = $1`, credID))
+		`SELECT `+credentialColumns+` FROM credential WHERE cred_id = ?`, credID))
 	if err != nil {
 		return store.Credential{}, fmt.Errorf("get credential %s: %w", credID, notFound(err))
 	}
@@ -75,7 +75,7 @@ func (s *Store) GetCredentialByCredID(ctx context.Context, credID string) (store
 // GetCredential returns the credential with that id (cr-…).
 func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential, error) {
 	c, err := scanCredential(s.db.QueryRowContext(ctx,
-		`SELECT `+credentialColumns+` FROM credential WHERE id = $1`, id))
+		`SELECT `+credentialColumns+` FROM credential WHERE id = ?`, id))
 	if err != nil {
 		return store.Credential{}, fmt.Errorf("get credential %s: %w", id, notFound(err))
 	}
@@ -86,7 +86,7 @@ func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential,
 // non-nil slice when there are none.
 func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Credential, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+credentialColumns+` FROM credential WHERE user_id = $1 ORDER BY created_at, seq`, userID)
+		`SELECT `+credentialColumns+` FROM credential WHERE user_id = ? ORDER BY created_at, `+s.d.OrderColumn, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials of %s: %w", userID, err)
 	}
@@ -118,8 +118,8 @@ func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.Cr
 		return fmt.Errorf("record credential use %s: unknown purpose %q", id, use.Purpose)
 	}
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE credential SET sign_count = $1, user_verified = $2, backup_state = $3, `+column+` = $4
-		WHERE id = $5`,
+		`UPDATE credential SET sign_count = ?, user_verified = ?, backup_state = ?, `+column+` = ?
+		WHERE id = ?`,
 		int64(use.SignCount), use.UserVerified, use.BackupState, millis(use.At), id)
 	if err == nil {
 		err = mustAffect(res)
@@ -134,7 +134,7 @@ func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.Cr
 // use of the authorising user action and the audit entry (see inSigned);
 // store.ErrConflict when its CredID (or ID) is already stored.
 func (s *Store) CreateCredentialSigned(ctx context.Context, sg store.Signed, c store.Credential) error {
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
 		if err := insertCredential(ctx, tx, c); err != nil {
 			return fmt.Errorf("insert credential: %w", err)
 		}
@@ -153,31 +153,34 @@ func (s *Store) CreateCredentialSigned(ctx context.Context, sg store.Signed, c s
 // userID without an active credential.
 //
 // The last-active check counts the user's other active credentials inside
-// the transaction, after locking every credential row of the user (FOR NO
-// KEY UPDATE, the lock an UPDATE of the row takes, in id order so that
-// two such transactions cannot deadlock). Two concurrent deactivations of
-// a user's last two credentials therefore run one after the other, and
-// the second one's count (a new snapshot at READ COMMITTED) sees the
-// first one's change. A credential inserted meanwhile is not locked, but
-// one more active credential cannot make the count wrong. The rule is
-// checked whenever active is false, also when the credential is already
-// inactive.
+// the transaction. In SQLite, BEGIN IMMEDIATE serialises it with every
+// other write, so two concurrent deactivations of a user's last two
+// credentials cannot both see the other one still active. In PostgreSQL
+// (Dialect.RowLocks), the count comes after locking every credential row
+// of the user (FOR NO KEY UPDATE, the lock an UPDATE of the row takes, in
+// id order so that two such transactions cannot deadlock). Two concurrent
+// deactivations of a user's last two credentials therefore run one after
+// the other, and the second one's count (a new snapshot at READ COMMITTED)
+// sees the first one's change. A credential inserted meanwhile is not
+// locked, but one more active credential cannot make the count wrong. The
+// rule is checked whenever active is false, also when the credential is
+// already inactive.
 //
 // An access token's own Key credential (TokenID set) is the token's, not
 // the user's (store.Credential.TokenID), so it does not count as one of
 // the user's active credentials: it cannot log the user in.
 func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID, credentialID string, active bool) error {
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
-		if !active {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
+		if !active && s.d.RowLocks {
 			// Exec runs the SELECT to its end, locking every row.
 			if _, err := tx.ExecContext(ctx,
-				`SELECT 1 FROM credential WHERE user_id = $1 ORDER BY id COLLATE "C" FOR NO KEY UPDATE`,
+				`SELECT 1 FROM credential WHERE user_id = ? ORDER BY id`+s.d.ByteOrder+s.d.forNoKeyUpdate(),
 				userID); err != nil {
 				return fmt.Errorf("lock credentials: %w", err)
 			}
 		}
 		res, err := tx.ExecContext(ctx,
-			`UPDATE credential SET is_active = $1 WHERE id = $2 AND user_id = $3`, active, credentialID, userID)
+			`UPDATE credential SET is_active = ? WHERE id = ? AND user_id = ?`, active, credentialID, userID)
 		if err == nil {
 			err = mustAffect(res)
 		}
@@ -189,7 +192,7 @@ func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID
 		}
 		var others int64
 		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM credential WHERE user_id = $1 AND is_active AND id <> $2 AND token_id = ''`,
+			`SELECT count(*) FROM credential WHERE user_id = ? AND is_active = TRUE AND id <> ? AND token_id = ''`,
 			userID, credentialID).Scan(&others); err != nil {
 			return fmt.Errorf("count active credentials: %w", err)
 		}
@@ -212,9 +215,9 @@ func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID
 // the use of the authorising user action and the audit entry (see
 // inSigned); store.ErrNotFound when the credential is not userID's.
 func (s *Store) RenameCredential(ctx context.Context, sg store.Signed, userID, credentialID, name string) error {
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
 		res, err := tx.ExecContext(ctx,
-			`UPDATE credential SET name = $1 WHERE id = $2 AND user_id = $3`, name, credentialID, userID)
+			`UPDATE credential SET name = ? WHERE id = ? AND user_id = ?`, name, credentialID, userID)
 		if err == nil {
 			err = mustAffect(res)
 		}

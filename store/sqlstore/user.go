@@ -1,8 +1,7 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 // Invite writes the optional org, the user, its registration code and the
 // optional permission and assignment in one transaction.
 func (s *Store) Invite(ctx context.Context, in store.Invitation) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx conn) error {
 		return insertInvitation(ctx, tx, in)
 	})
 	if err != nil {
@@ -23,7 +22,7 @@ func (s *Store) Invite(ctx context.Context, in store.Invitation) error {
 
 // insertInvitation writes what Invite and CreateUserSigned write, with db
 // inside their transaction.
-func insertInvitation(ctx context.Context, db execer, in store.Invitation) error {
+func insertInvitation(ctx context.Context, db conn, in store.Invitation) error {
 	if len(in.Code.CodeHash) == 0 {
 		return fmt.Errorf("registration code hash is empty")
 	}
@@ -37,9 +36,9 @@ func insertInvitation(ctx context.Context, db execer, in store.Invitation) error
 	}
 	// The code belongs to the invited user, whatever in.Code.UserID says.
 	if _, err := db.ExecContext(ctx,
-		`INSERT INTO registration_code (user_id, code_hash, expires_at) VALUES ($1, $2, $3)`,
+		`INSERT INTO registration_code (user_id, code_hash, expires_at) VALUES (?, ?, ?)`,
 		in.User.ID, in.Code.CodeHash, millis(in.Code.ExpiresAt)); err != nil {
-		return fmt.Errorf("insert registration code: %w", mapErr(err))
+		return fmt.Errorf("insert registration code: %w", db.mapErr(err))
 	}
 	if in.Permission != nil {
 		if err := insertPermission(ctx, db, *in.Permission); err != nil {
@@ -54,17 +53,17 @@ func insertInvitation(ctx context.Context, db execer, in store.Invitation) error
 	return nil
 }
 
-func insertOrg(ctx context.Context, db execer, o store.Org) error {
+func insertOrg(ctx context.Context, db conn, o store.Org) error {
 	_, err := db.ExecContext(ctx,
-		`INSERT INTO org (id, name, created_at) VALUES ($1, $2, $3)`,
+		`INSERT INTO org (id, name, created_at) VALUES (?, ?, ?)`,
 		o.ID, o.Name, millis(o.CreatedAt))
-	return mapErr(err)
+	return db.mapErr(err)
 }
 
 // GetOrg returns one organisation.
 func (s *Store) GetOrg(ctx context.Context, id string) (store.Org, error) {
 	o, err := scanOrg(s.db.QueryRowContext(ctx,
-		`SELECT id, name, created_at FROM org WHERE id = $1`, id))
+		`SELECT id, name, created_at FROM org WHERE id = ?`, id))
 	if err != nil {
 		return store.Org{}, fmt.Errorf("get org %s: %w", id, notFound(err))
 	}
@@ -109,16 +108,16 @@ const userColumns = `id, org_id, username, name, kind, user_handle,
 	is_active, is_registered, is_service_account, is_archived, is_sso_required,
 	external_id, created_at`
 
-func insertUser(ctx context.Context, db execer, u store.User) error {
+func insertUser(ctx context.Context, db conn, u store.User) error {
 	_, err := db.ExecContext(ctx,
 		`INSERT INTO user_account (id, org_id, username, username_key, name, kind, user_handle,
 			is_active, is_registered, is_service_account, is_archived, is_sso_required,
 			external_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.OrgID, u.Username, usernameKey(u.Username), u.Name, u.Kind, u.UserHandle,
 		u.IsActive, u.IsRegistered, u.IsServiceAccount, u.IsArchived, u.IsSSORequired,
 		u.ExternalID, millis(u.CreatedAt))
-	return mapErr(err)
+	return db.mapErr(err)
 }
 
 func scanUser(row scanner) (store.User, error) {
@@ -138,7 +137,7 @@ func scanUser(row scanner) (store.User, error) {
 // GetUser returns a user by id.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM user_account WHERE id = $1`, id))
+		`SELECT `+userColumns+` FROM user_account WHERE id = ?`, id))
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user %s: %w", id, notFound(err))
 	}
@@ -149,7 +148,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 // compared case-insensitively.
 func (s *Store) GetUserByUsername(ctx context.Context, orgID, username string) (store.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM user_account WHERE org_id = $1 AND username_key = $2`,
+		`SELECT `+userColumns+` FROM user_account WHERE org_id = ? AND username_key = ?`,
 		orgID, usernameKey(username)))
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user %q in org %s: %w", username, orgID, notFound(err))
@@ -160,7 +159,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, orgID, username string) (
 // GetUserByHandle returns the user with that WebAuthn user handle.
 func (s *Store) GetUserByHandle(ctx context.Context, handle string) (store.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM user_account WHERE user_handle = $1`, handle))
+		`SELECT `+userColumns+` FROM user_account WHERE user_handle = ?`, handle))
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user by handle: %w", notFound(err))
 	}
@@ -175,7 +174,7 @@ func (s *Store) GetRegistrationCode(ctx context.Context, userID string) (store.R
 		expires int64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT code_hash, expires_at FROM registration_code WHERE user_id = $1`, userID).
+		`SELECT code_hash, expires_at FROM registration_code WHERE user_id = ?`, userID).
 		Scan(&c.CodeHash, &expires)
 	if err != nil {
 		return store.RegistrationCode{}, fmt.Errorf("get registration code of %s: %w", userID, notFound(err))
@@ -190,9 +189,9 @@ func (s *Store) GetRegistrationCode(ctx context.Context, userID string) (store.R
 func (s *Store) RenewRegistrationCode(ctx context.Context, code store.RegistrationCode) error {
 	res, err := s.db.ExecContext(ctx,
 		`INSERT INTO registration_code (user_id, code_hash, expires_at)
-		SELECT id, $2, $3 FROM user_account WHERE id = $1 AND NOT is_registered AND NOT is_service_account
+		SELECT id, ?, ? FROM user_account WHERE id = ? AND NOT is_registered AND NOT is_service_account
 		ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at`,
-		code.UserID, blob(code.CodeHash), millis(code.ExpiresAt))
+		blob(code.CodeHash), millis(code.ExpiresAt), code.UserID)
 	if err != nil {
 		return fmt.Errorf("renew registration code of %s: %w", code.UserID, err)
 	}
@@ -210,11 +209,11 @@ func (s *Store) RenewRegistrationCode(ctx context.Context, code store.Registrati
 // the user registered, all in one transaction: any failure leaves the code,
 // the credentials and the user as they were.
 func (s *Store) CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []store.Credential) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx conn) error {
 		// The code's existence, hash and expiry are checked by the DELETE
 		// itself: only the caller whose DELETE removed the row goes on.
 		res, err := tx.ExecContext(ctx,
-			`DELETE FROM registration_code WHERE user_id = $1 AND code_hash = $2 AND expires_at > $3`,
+			`DELETE FROM registration_code WHERE user_id = ? AND code_hash = ? AND expires_at > ?`,
 			userID, blob(codeHash), millis(now))
 		if err != nil {
 			return fmt.Errorf("consume registration code: %w", err)
@@ -231,7 +230,7 @@ func (s *Store) CompleteRegistration(ctx context.Context, userID string, codeHas
 			}
 		}
 		res, err = tx.ExecContext(ctx,
-			`UPDATE user_account SET is_registered = TRUE WHERE id = $1`, userID)
+			`UPDATE user_account SET is_registered = TRUE WHERE id = ?`, userID)
 		if err != nil {
 			return fmt.Errorf("mark registered: %w", err)
 		}
@@ -254,7 +253,7 @@ func (s *Store) CreateUserSigned(ctx context.Context, sg store.Signed, in store.
 	if in.Org != nil {
 		return fmt.Errorf("create user %s signed: an org cannot be created with it", in.User.ID)
 	}
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
 		return insertInvitation(ctx, tx, in)
 	})
 	if err != nil {
@@ -269,25 +268,28 @@ func (s *Store) CreateUserSigned(ctx context.Context, sg store.Signed, in store.
 // filtered out is fine). Archived users are left out unless
 // q.IncludeArchived. An empty page is an empty, non-nil slice.
 func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error) {
-	k, err := cursorOf(ctx, s.db, "user_account", "org_id", q.OrgID, q.After)
+	k, err := s.cursorOf(ctx, "user_account", "org_id", q.OrgID, q.After)
 	if err != nil {
 		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
 	}
-	var params args
-	query := `SELECT ` + userColumns + ` FROM user_account WHERE org_id = ` + params.add(q.OrgID) +
-		` AND ` + k.where(&params)
+	after, args := k.where()
+	query := `SELECT ` + userColumns + ` FROM user_account WHERE org_id = ? AND ` + after
+	args = append([]any{q.OrgID}, args...)
 	if q.Kind != "" {
-		query += ` AND kind = ` + params.add(q.Kind)
+		query += ` AND kind = ?`
+		args = append(args, q.Kind)
 	}
 	if q.ServiceAccounts != nil {
-		query += ` AND is_service_account = ` + params.add(*q.ServiceAccounts)
+		query += ` AND is_service_account = ?`
+		args = append(args, *q.ServiceAccounts)
 	}
 	if !q.IncludeArchived {
-		query += ` AND NOT is_archived`
+		query += ` AND is_archived = FALSE`
 	}
-	query += ` ORDER BY created_at, seq LIMIT ` + params.add(limitArg(q.Limit))
+	query += ` ORDER BY created_at, ` + s.d.OrderColumn + ` LIMIT ?`
+	args = append(args, s.limitArg(q.Limit))
 
-	rows, err := s.db.QueryContext(ctx, query, params...)
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list users of %s: %w", q.OrgID, err)
 	}
@@ -313,16 +315,16 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 // unarchiving leaves IsActive as it is (or as p sets it).
 func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id string, p store.UserPatch) error {
 	archive := p.IsArchived != nil && *p.IsArchived
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
 		// A nil pointer is NULL: COALESCE keeps the stored value.
 		res, err := tx.ExecContext(ctx,
 			`UPDATE user_account SET
-				name = COALESCE($1, name),
-				external_id = COALESCE($2, external_id),
-				is_sso_required = COALESCE($3, is_sso_required),
-				is_archived = COALESCE($4, is_archived),
-				is_active = CASE WHEN $5 THEN FALSE ELSE COALESCE($6, is_active) END
-			WHERE id = $7 AND org_id = $8`,
+				name = COALESCE(?, name),
+				external_id = COALESCE(?, external_id),
+				is_sso_required = COALESCE(?, is_sso_required),
+				is_archived = COALESCE(?, is_archived),
+				is_active = CASE WHEN ? THEN FALSE ELSE COALESCE(?, is_active) END
+			WHERE id = ? AND org_id = ?`,
 			p.Name, p.ExternalID, p.IsSSORequired, p.IsArchived, archive, p.IsActive, id, orgID)
 		if err == nil {
 			err = mustAffect(res)

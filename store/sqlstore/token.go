@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -17,7 +17,7 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Kind, t.OrgID, t.UserID, millis(t.CreatedAt), millis(t.ExpiresAt), nullMillis(t.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("create token %s: %w", t.ID, mapErr(err))
+		return fmt.Errorf("create token %s: %w", t.ID, s.db.mapErr(err))
 	}
 	return nil
 }

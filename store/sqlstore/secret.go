@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -12,8 +12,10 @@ import (
 
 // EnsureSecret stores value under name unless a value is there already, and
 // returns the stored value. One statement: the no-op DO UPDATE makes
-// RETURNING yield the existing row on a conflict, so replicas starting
-// together all get the first writer's value.
+// RETURNING yield the existing row on a conflict (DO NOTHING would return
+// no row), so replicas starting together all get the first writer's value:
+// in PostgreSQL a concurrent insert of the same name waits for the first to
+// commit, then takes the DO UPDATE path.
 func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
 	var stored []byte
 	err := s.db.QueryRowContext(ctx,
@@ -27,12 +29,15 @@ func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]
 }
 
 // UpdateSecret replaces a secret with update(current) in one write
-// transaction, so two rotations cannot interleave.
+// transaction, so two rotations, in this process or another, run one after
+// the other and neither loses the other's value: in SQLite BEGIN IMMEDIATE
+// holds the write lock from the start; in PostgreSQL the read locks the row
+// (FOR UPDATE).
 func (s *Store) UpdateSecret(ctx context.Context, name string, update func(current []byte) ([]byte, error)) ([]byte, error) {
 	var next []byte
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx conn) error {
 		var current []byte
-		err := tx.QueryRowContext(ctx, `SELECT value FROM secret WHERE name = ?`, name).Scan(&current)
+		err := tx.QueryRowContext(ctx, `SELECT value FROM secret WHERE name = ?`+s.d.forUpdate(), name).Scan(&current)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -58,7 +63,7 @@ func (s *Store) UpdateSecret(ctx context.Context, name string, update func(curre
 // is refused anyway). Audit entries are never removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx conn) error {
 		for _, table := range []string{"challenge", "registration_code", "token", "user_action"} {
 			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, millis(now))
 			if err != nil {

@@ -1,31 +1,30 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"countersign/store"
 )
 
-func insertPermission(ctx context.Context, db execer, p store.Permission) error {
+func insertPermission(ctx context.Context, db conn, p store.Permission) error {
 	ops, err := encodeList(p.Operations)
 	if err != nil {
 		return err
 	}
 	_, err = db.ExecContext(ctx,
 		`INSERT INTO permission (id, org_id, name, operations, is_immutable, is_archived, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.OrgID, p.Name, ops, p.IsImmutable, p.IsArchived, millis(p.CreatedAt), millis(p.UpdatedAt))
-	return mapErr(err)
+	return db.mapErr(err)
 }
 
-func insertAssignment(ctx context.Context, db execer, a store.Assignment) error {
+func insertAssignment(ctx context.Context, db conn, a store.Assignment) error {
 	_, err := db.ExecContext(ctx,
 		`INSERT INTO assignment (id, org_id, permission_id, identity_id, is_immutable, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.OrgID, a.PermissionID, a.IdentityID, a.IsImmutable, millis(a.CreatedAt), millis(a.UpdatedAt))
-	return mapErr(err)
+	return db.mapErr(err)
 }
 
 // ListAssignments returns the permissions assigned to an identity, oldest
@@ -35,8 +34,8 @@ func (s *Store) ListAssignments(ctx context.Context, identityID string) ([]store
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT a.id, p.id, p.name, p.operations
 		FROM assignment a JOIN permission p ON p.id = a.permission_id
-		WHERE a.identity_id = $1 AND NOT p.is_archived
-		ORDER BY a.created_at, a.id COLLATE "C"`, identityID)
+		WHERE a.identity_id = ? AND p.is_archived = FALSE
+		ORDER BY a.created_at, a.id`+s.d.ByteOrder, identityID)
 	if err != nil {
 		return nil, fmt.Errorf("list assignments of %s: %w", identityID, err)
 	}
@@ -102,7 +101,7 @@ func scanAssignment(row scanner) (store.Assignment, error) {
 // store.ErrConflict when the org has a permission of that name, archived
 // or not (the unique index on org_id and name, names compared exactly).
 func (s *Store) CreatePermissionSigned(ctx context.Context, sg store.Signed, p store.Permission) error {
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
 		if err := insertPermission(ctx, tx, p); err != nil {
 			return fmt.Errorf("insert permission: %w", err)
 		}
@@ -118,7 +117,7 @@ func (s *Store) CreatePermissionSigned(ctx context.Context, sg store.Signed, p s
 // another org is store.ErrNotFound, like an unknown id.
 func (s *Store) GetPermission(ctx context.Context, orgID, id string) (store.Permission, error) {
 	p, err := scanPermission(s.db.QueryRowContext(ctx,
-		`SELECT `+permissionColumns+` FROM permission WHERE id = $1 AND org_id = $2`, id, orgID))
+		`SELECT `+permissionColumns+` FROM permission WHERE id = ? AND org_id = ?`, id, orgID))
 	if err != nil {
 		return store.Permission{}, fmt.Errorf("get permission %s of org %s: %w", id, orgID, notFound(err))
 	}
@@ -131,14 +130,16 @@ func (s *Store) GetPermission(ctx context.Context, orgID, id string) (store.Perm
 // org's (store.ErrNotFound otherwise). An empty page is an empty,
 // non-nil slice.
 func (s *Store) ListPermissions(ctx context.Context, q store.PageQuery) ([]store.Permission, error) {
-	k, err := cursorOf(ctx, s.db, "permission", "org_id", q.OrgID, q.After)
+	k, err := s.cursorOf(ctx, "permission", "org_id", q.OrgID, q.After)
 	if err != nil {
 		return nil, fmt.Errorf("list permissions of %s: %w", q.OrgID, err)
 	}
-	var a args
-	query := `SELECT ` + permissionColumns + ` FROM permission WHERE org_id = ` + a.add(q.OrgID) +
-		` AND ` + k.where(&a) + ` ORDER BY created_at, seq LIMIT ` + a.add(limitArg(q.Limit))
-	rows, err := s.db.QueryContext(ctx, query, a...)
+	after, args := k.where()
+	args = append([]any{q.OrgID}, args...)
+	args = append(args, s.limitArg(q.Limit))
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+permissionColumns+` FROM permission WHERE org_id = ? AND `+after+`
+		ORDER BY created_at, `+s.d.OrderColumn+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list permissions of %s: %w", q.OrgID, err)
 	}
@@ -172,13 +173,14 @@ func (s *Store) UpdatePermissionSigned(ctx context.Context, sg store.Signed, org
 		}
 		ops = &encoded
 	}
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
-		// Read with the row locked (FOR NO KEY UPDATE, as the UPDATE
-		// below would lock it), so the flag cannot change before the
-		// UPDATE.
+	err := s.inSigned(ctx, sg, func(tx conn) error {
+		// Checked inside the transaction, so the flag cannot change before
+		// the UPDATE: in SQLite BEGIN IMMEDIATE holds the write lock; in
+		// PostgreSQL the row is read locked (FOR NO KEY UPDATE, as the
+		// UPDATE below would lock it).
 		var immutable bool
 		err := tx.QueryRowContext(ctx,
-			`SELECT is_immutable FROM permission WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE`,
+			`SELECT is_immutable FROM permission WHERE id = ? AND org_id = ?`+s.d.forNoKeyUpdate(),
 			id, orgID).Scan(&immutable)
 		if err != nil {
 			return fmt.Errorf("read permission: %w", notFound(err))
@@ -189,13 +191,13 @@ func (s *Store) UpdatePermissionSigned(ctx context.Context, sg store.Signed, org
 		// A nil pointer is NULL: COALESCE keeps the stored value.
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE permission SET
-				name = COALESCE($1, name),
-				operations = COALESCE($2, operations),
-				is_archived = COALESCE($3, is_archived),
-				updated_at = $4
-			WHERE id = $5`,
+				name = COALESCE(?, name),
+				operations = COALESCE(?, operations),
+				is_archived = COALESCE(?, is_archived),
+				updated_at = ?
+			WHERE id = ?`,
 			p.Name, ops, p.IsArchived, millis(sg.Now), id); err != nil {
-			return fmt.Errorf("update permission: %w", mapErr(err))
+			return fmt.Errorf("update permission: %w", tx.mapErr(err))
 		}
 		return nil
 	})
@@ -214,13 +216,13 @@ func (s *Store) UpdatePermissionSigned(ctx context.Context, sg store.Signed, org
 // token's bound by its user) is the caller's rule. store.ErrConflict when
 // the identity already holds the permission.
 func (s *Store) CreateAssignmentSigned(ctx context.Context, sg store.Signed, a store.Assignment) error {
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
 		var permission, identity bool
 		err := tx.QueryRowContext(ctx,
 			`SELECT
-				EXISTS (SELECT 1 FROM permission WHERE id = $1 AND org_id = $2),
-				EXISTS (SELECT 1 FROM user_account WHERE id = $3 AND org_id = $4)
-					OR EXISTS (SELECT 1 FROM access_token WHERE id = $5 AND org_id = $6)`,
+				EXISTS (SELECT 1 FROM permission WHERE id = ? AND org_id = ?),
+				EXISTS (SELECT 1 FROM user_account WHERE id = ? AND org_id = ?)
+					OR EXISTS (SELECT 1 FROM access_token WHERE id = ? AND org_id = ?)`,
 			a.PermissionID, a.OrgID, a.IdentityID, a.OrgID, a.IdentityID, a.OrgID).Scan(&permission, &identity)
 		switch {
 		case err != nil:
@@ -252,18 +254,20 @@ func (s *Store) CreateAssignmentSigned(ctx context.Context, sg store.Signed, a s
 func (s *Store) ListPermissionAssignments(ctx context.Context, q store.PageQuery, permissionID string) ([]store.Assignment, error) {
 	var one int
 	err := s.db.QueryRowContext(ctx,
-		`SELECT 1 FROM permission WHERE id = $1 AND org_id = $2`, permissionID, q.OrgID).Scan(&one)
+		`SELECT 1 FROM permission WHERE id = ? AND org_id = ?`, permissionID, q.OrgID).Scan(&one)
 	if err != nil {
 		return nil, fmt.Errorf("list assignments of permission %s of org %s: %w", permissionID, q.OrgID, notFound(err))
 	}
-	k, err := cursorOf(ctx, s.db, "assignment", "permission_id", permissionID, q.After)
+	k, err := s.cursorOf(ctx, "assignment", "permission_id", permissionID, q.After)
 	if err != nil {
 		return nil, fmt.Errorf("list assignments of permission %s: %w", permissionID, err)
 	}
-	var params args
-	query := `SELECT ` + assignmentColumns + ` FROM assignment WHERE permission_id = ` + params.add(permissionID) +
-		` AND ` + k.where(&params) + ` ORDER BY created_at, seq LIMIT ` + params.add(limitArg(q.Limit))
-	rows, err := s.db.QueryContext(ctx, query, params...)
+	after, args := k.where()
+	args = append([]any{permissionID}, args...)
+	args = append(args, s.limitArg(q.Limit))
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+assignmentColumns+` FROM assignment WHERE permission_id = ? AND `+after+`
+		ORDER BY created_at, `+s.d.OrderColumn+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list assignments of permission %s: %w", permissionID, err)
 	}
@@ -288,10 +292,13 @@ func (s *Store) ListPermissionAssignments(ctx context.Context, q store.PageQuery
 // assignment (unknown, of another permission or org), store.ErrImmutable
 // for an immutable one.
 func (s *Store) DeleteAssignmentSigned(ctx context.Context, sg store.Signed, orgID, permissionID, assignmentID string) error {
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
+		// Read with the row locked in PostgreSQL (FOR UPDATE, as the
+		// DELETE below would lock it), so the flag cannot change before
+		// the DELETE; in SQLite BEGIN IMMEDIATE holds the write lock.
 		var immutable bool
 		err := tx.QueryRowContext(ctx,
-			`SELECT is_immutable FROM assignment WHERE id = $1 AND permission_id = $2 AND org_id = $3 FOR UPDATE`,
+			`SELECT is_immutable FROM assignment WHERE id = ? AND permission_id = ? AND org_id = ?`+s.d.forUpdate(),
 			assignmentID, permissionID, orgID).Scan(&immutable)
 		if err != nil {
 			return fmt.Errorf("read assignment: %w", notFound(err))
@@ -299,7 +306,7 @@ func (s *Store) DeleteAssignmentSigned(ctx context.Context, sg store.Signed, org
 		if immutable {
 			return store.ErrImmutable
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM assignment WHERE id = $1`, assignmentID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM assignment WHERE id = ?`, assignmentID); err != nil {
 			return fmt.Errorf("delete assignment: %w", err)
 		}
 		return nil

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,12 +15,12 @@ const accessTokenColumns = `id, org_id, kind, name, user_id, credential_id, exte
 // insertAccessToken writes what one access token is, in this order (each
 // row's foreign keys refer to rows before it): its bearer token row, its
 // Key credential, its metadata and, when a is set, its assignment.
-func insertAccessToken(ctx context.Context, db execer, t store.AccessToken, cred store.Credential, a *store.Assignment) error {
+func insertAccessToken(ctx context.Context, db conn, t store.AccessToken, cred store.Credential, a *store.Assignment) error {
 	if _, err := db.ExecContext(ctx,
 		`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, NULL)`,
 		t.ID, t.Kind, t.OrgID, t.UserID, millis(t.CreatedAt), millis(t.ExpiresAt)); err != nil {
-		return fmt.Errorf("insert token %s: %w", t.ID, mapErr(err))
+		return fmt.Errorf("insert token %s: %w", t.ID, db.mapErr(err))
 	}
 	if err := insertCredential(ctx, db, cred); err != nil {
 		return fmt.Errorf("insert credential %s: %w", cred.ID, err)
@@ -31,7 +31,7 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken, cred
 		t.ID, t.OrgID, t.Kind, t.Name, t.UserID, t.CredentialID, t.ExternalID,
 		t.IsActive, t.IsArchived, millis(t.CreatedAt), millis(t.ExpiresAt),
 		nullMillis(t.LastUsedAt), t.LastUsedFor); err != nil {
-		return fmt.Errorf("insert access token %s: %w", t.ID, mapErr(err))
+		return fmt.Errorf("insert access token %s: %w", t.ID, db.mapErr(err))
 	}
 	if a != nil {
 		if err := insertAssignment(ctx, db, *a); err != nil {
@@ -71,7 +71,7 @@ func (s *Store) CreateAccessTokenSigned(ctx context.Context, sg store.Signed, t 
 		err = fmt.Errorf("assignment %s is to %q, not to the token", a.ID, a.IdentityID)
 	}
 	if err == nil {
-		err = s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		err = s.inSigned(ctx, sg, func(tx conn) error {
 			return insertAccessToken(ctx, tx, t, cred, a)
 		})
 	}
@@ -100,7 +100,7 @@ func (s *Store) CreateServiceAccountSigned(ctx context.Context, sg store.Signed,
 		err = fmt.Errorf("assignment %s is to %q, not to the service account", a.ID, a.IdentityID)
 	}
 	if err == nil {
-		err = s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+		err = s.inSigned(ctx, sg, func(tx conn) error {
 			if err := insertUser(ctx, tx, u); err != nil {
 				return fmt.Errorf("insert user: %w", err)
 			}
@@ -155,7 +155,7 @@ func (s *Store) ListAccessTokens(ctx context.Context, q store.AccessTokenQuery) 
 		query += ` AND kind = ?`
 		args = append(args, q.Kind)
 	}
-	query += ` ORDER BY created_at, rowid`
+	query += ` ORDER BY created_at, ` + s.d.OrderColumn
 
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -185,14 +185,14 @@ func (s *Store) ListAccessTokens(ctx context.Context, q store.AccessTokenQuery) 
 // bearer checks the metadata's IsActive and IsArchived.
 func (s *Store) UpdateAccessTokenSigned(ctx context.Context, sg store.Signed, orgID, id string, p store.AccessTokenPatch) error {
 	archive := p.IsArchived != nil && *p.IsArchived
-	err := s.inSigned(ctx, sg, func(tx *sql.Tx) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
 		// A nil pointer is NULL: COALESCE keeps the stored value.
 		res, err := tx.ExecContext(ctx,
 			`UPDATE access_token SET
 				name = COALESCE(?, name),
 				external_id = COALESCE(?, external_id),
 				is_archived = COALESCE(?, is_archived),
-				is_active = CASE WHEN ? THEN 0 ELSE COALESCE(?, is_active) END
+				is_active = CASE WHEN ? THEN FALSE ELSE COALESCE(?, is_active) END
 			WHERE id = ? AND org_id = ?`,
 			p.Name, p.ExternalID, p.IsArchived, archive, p.IsActive, id, orgID)
 		if err == nil {

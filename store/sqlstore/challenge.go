@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -17,15 +17,17 @@ func (s *Store) CreateChallenge(ctx context.Context, c store.Challenge) error {
 		c.ID, c.Purpose, c.Challenge, c.OrgID, c.UserID, c.TokenID, blob(c.Data),
 		millis(c.CreatedAt), millis(c.ExpiresAt))
 	if err != nil {
-		return fmt.Errorf("create challenge %s: %w", c.ID, mapErr(err))
+		return fmt.Errorf("create challenge %s: %w", c.ID, s.db.mapErr(err))
 	}
 	return nil
 }
 
 // ConsumeChallenge deletes and returns the challenge in one statement, so of
-// concurrent callers (in this process or another) exactly one gets the row.
-// The expiry is checked afterwards on the returned row: an expired
-// challenge is gone all the same and reported as store.ErrNotFound.
+// concurrent callers (in this process or another replica) exactly one gets
+// the row: in PostgreSQL the others' DELETE waits for the winner's row
+// lock, then finds the row gone. The expiry is checked afterwards on the
+// returned row: an expired challenge is gone all the same and reported as
+// store.ErrNotFound.
 func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) (store.Challenge, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`DELETE FROM challenge WHERE id = ?

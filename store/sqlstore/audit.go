@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -14,14 +14,14 @@ const auditEntryColumns = `id, org_id, user_id, username, action_id, credential_
 
 // insertAuditEntry writes an entry; only inSigned calls it, so every entry
 // is written with the change and the action use it records.
-func insertAuditEntry(ctx context.Context, db execer, e store.AuditEntry) error {
+func insertAuditEntry(ctx context.Context, db conn, e store.AuditEntry) error {
 	_, err := db.ExecContext(ctx,
 		`INSERT INTO audit_entry (`+auditEntryColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.OrgID, e.UserID, e.Username, e.ActionID, e.CredentialID,
 		e.CredentialKind, e.CredentialPublicKey, e.Method, e.Path, blob(e.Payload), blob(e.ClientData),
 		blob(e.AuthenticatorData), blob(e.Signature), e.Summary, millis(e.CreatedAt))
-	return mapErr(err)
+	return db.mapErr(err)
 }
 
 func scanAuditEntry(row scanner) (store.AuditEntry, error) {
@@ -39,29 +39,29 @@ func scanAuditEntry(row scanner) (store.AuditEntry, error) {
 }
 
 // ListAuditEntries returns the org's entries created in [q.Start, q.End),
-// of q.UserID only when it is set, oldest first (ties in insertion order, by
-// seq); an empty, non-nil slice when there are none.
+// of q.UserID only when it is set, oldest first (ties in insertion order,
+// by Dialect.OrderColumn); an empty, non-nil slice when there are none.
 //
 // q.Limit <= 0 means no limit: the contract says "at most q.Limit", and a
 // zero limit read literally would turn a forgotten Limit into an empty
 // audit log. A caller that must bound the rows (the CSV export) sets it.
 func (s *Store) ListAuditEntries(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
-	var a args
 	query := `SELECT ` + auditEntryColumns + ` FROM audit_entry
-		WHERE org_id = ` + a.add(q.OrgID) +
-		` AND created_at >= ` + a.add(ceilMillis(q.Start)) +
-		` AND created_at < ` + a.add(ceilMillis(q.End))
+		WHERE org_id = ? AND created_at >= ? AND created_at < ?`
+	args := []any{q.OrgID, ceilMillis(q.Start), ceilMillis(q.End)}
 	if q.UserID != "" {
-		query += ` AND user_id = ` + a.add(q.UserID)
+		query += ` AND user_id = ?`
+		args = append(args, q.UserID)
 	}
 	if q.NewestFirst {
-		query += ` ORDER BY created_at DESC, seq DESC`
+		query += ` ORDER BY created_at DESC, ` + s.d.OrderColumn + ` DESC`
 	} else {
-		query += ` ORDER BY created_at, seq`
+		query += ` ORDER BY created_at, ` + s.d.OrderColumn
 	}
-	query += ` LIMIT ` + a.add(limitArg(q.Limit))
+	query += ` LIMIT ?`
+	args = append(args, s.limitArg(q.Limit))
 
-	rows, err := s.db.QueryContext(ctx, query, a...)
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries of %s: %w", q.OrgID, err)
 	}
@@ -84,7 +84,7 @@ func (s *Store) ListAuditEntries(ctx context.Context, q store.AuditQuery) ([]sto
 // store.ErrNotFound, like an unknown id.
 func (s *Store) GetAuditEntry(ctx context.Context, orgID, id string) (store.AuditEntry, error) {
 	e, err := scanAuditEntry(s.db.QueryRowContext(ctx,
-		`SELECT `+auditEntryColumns+` FROM audit_entry WHERE id = $1 AND org_id = $2`, id, orgID))
+		`SELECT `+auditEntryColumns+` FROM audit_entry WHERE id = ? AND org_id = ?`, id, orgID))
 	if err != nil {
 		return store.AuditEntry{}, fmt.Errorf("get audit entry %s of org %s: %w", id, orgID, notFound(err))
 	}
