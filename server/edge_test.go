@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"strings"
@@ -150,4 +153,24 @@ func verifyWithJWKS(tok string, doc []byte) error {
 		return nil, errors.New("no key with that kid")
 	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithoutClaimsValidation())
 	return err
+}
+
+func TestRateLimitIgnoresForwardedHeaders(t *testing.T) {
+	h := newHarness(t)
+	srv, err := New(context.Background(), h.st, h.cs, h.tokens, Options{Origins: []string{testOrigin}, RateLimit: 1, Now: h.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	limited := 0
+	for i := range 10 {
+		// A client cannot pose as ten clients by naming other addresses.
+		r := h.do("POST", "/auth/login/init", `{"orgId":"or-x"}`, "X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i), "X-Real-IP", fmt.Sprintf("10.0.1.%d", i))
+		if r.Status == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("10 quick requests from one peer were never limited")
+	}
 }

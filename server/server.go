@@ -102,6 +102,9 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// The client IP (rate limiting, logs) is the connection's peer: forwarded
+	// headers are set by whoever sends the request and are never trusted.
+	e.IPExtractor = echo.ExtractIPDirect()
 	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
