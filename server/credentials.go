@@ -86,11 +86,11 @@ type createCredentialRequest struct {
 }
 
 func (r *createCredentialRequest) validate() error {
-	if err := requireFields("challengeIdentifier", r.ChallengeIdentifier, "credentialName", strings.TrimSpace(r.CredentialName)); err != nil {
+	if err := requireFields("challengeIdentifier", r.ChallengeIdentifier); err != nil {
 		return err
 	}
-	if len(r.CredentialName) > 100 {
-		return errors.New("credentialName must be at most 100 characters")
+	if err := checkName("credentialName", r.CredentialName); err != nil {
+		return err
 	}
 	_, err := r.newCredential.toDomain("body")
 	return err
@@ -156,13 +156,10 @@ type renameCredentialRequest struct {
 }
 
 func (r *renameCredentialRequest) validate() error {
-	if err := requireFields("credentialUuid", r.CredentialUUID, "name", strings.TrimSpace(r.Name)); err != nil {
+	if err := requireFields("credentialUuid", r.CredentialUUID); err != nil {
 		return err
 	}
-	if len(r.Name) > 100 {
-		return errors.New("name must be at most 100 characters")
-	}
-	return nil
+	return checkName("name", r.Name)
 }
 
 // renameCredential is countersign's addition to spec §4.3: names are how

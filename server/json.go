@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -59,6 +60,26 @@ func decodeJSON(c echo.Context, dst any) error {
 		}
 	}
 	return nil
+}
+
+// maxNameLength bounds every name a person gives: credentials, tokens,
+// service accounts, permissions.
+const maxNameLength = 100
+
+// checkName: field must hold 1 to maxNameLength characters once trimmed.
+func checkName(field, v string) error {
+	if n := len(strings.TrimSpace(v)); n == 0 || n > maxNameLength {
+		return fmt.Errorf("%s must be 1 to %d characters", field, maxNameLength)
+	}
+	return nil
+}
+
+// checkOptionalName is checkName for a field that may be absent.
+func checkOptionalName(field string, v *string) error {
+	if v == nil {
+		return nil
+	}
+	return checkName(field, *v)
 }
 
 // requireFields returns an error naming the first empty required field.

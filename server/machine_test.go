@@ -177,6 +177,8 @@ func TestPersonalAccessTokens(t *testing.T) {
 		before := len(get(h, owner.tok, "/auth/pats").json(t)["items"].([]any))
 		for _, body := range []map[string]any{
 			{"name": "", "publicKey": pat.signer.PublicKeyPEM()},
+			{"name": "   ", "publicKey": pat.signer.PublicKeyPEM()},
+			{"name": strings.Repeat("x", 101), "publicKey": pat.signer.PublicKeyPEM()},
 			{"name": "x", "publicKey": "not a key"},
 			{"name": "x", "publicKey": pat.signer.PublicKeyPEM(), "daysValid": 0},
 			{"name": "x", "publicKey": pat.signer.PublicKeyPEM(), "daysValid": 731},

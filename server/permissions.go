@@ -77,8 +77,8 @@ type createPermissionRequest struct {
 }
 
 func (r *createPermissionRequest) validate() error {
-	if n := strings.TrimSpace(r.Name); n == "" || len(n) > 100 {
-		return errors.New("name must be 1 to 100 characters")
+	if err := checkName("name", r.Name); err != nil {
+		return err
 	}
 	return validOperations(r.Operations)
 }
@@ -156,10 +156,8 @@ type updatePermissionRequest struct {
 }
 
 func (r *updatePermissionRequest) validate() error {
-	if r.Name != nil {
-		if n := strings.TrimSpace(*r.Name); n == "" || len(n) > 100 {
-			return errors.New("name must be 1 to 100 characters")
-		}
+	if err := checkOptionalName("name", r.Name); err != nil {
+		return err
 	}
 	if r.Operations != nil {
 		return validOperations(*r.Operations)

@@ -132,20 +132,8 @@ func (s *Server) getServiceAccount(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-type updateServiceAccountRequest struct {
-	Name       *string `json:"name"`
-	ExternalID *string `json:"externalId"`
-}
-
-func (r *updateServiceAccountRequest) validate() error {
-	if r.Name != nil && (strings.TrimSpace(*r.Name) == "" || len(*r.Name) > 100) {
-		return errors.New("name must be 1 to 100 characters")
-	}
-	return nil
-}
-
 func (s *Server) updateServiceAccount(c echo.Context) error {
-	var req updateServiceAccountRequest
+	var req nameUpdate
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}

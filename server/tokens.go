@@ -97,9 +97,8 @@ type tokenKey struct {
 }
 
 func (r *tokenKey) validate() error {
-	name := strings.TrimSpace(r.Name)
-	if name == "" || len(name) > 100 {
-		return errors.New("name must be 1 to 100 characters")
+	if err := checkName("name", r.Name); err != nil {
+		return err
 	}
 	if r.PublicKey == "" {
 		return errors.New("publicKey is required")
@@ -248,20 +247,16 @@ func (s *Server) getPAT(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-type updateTokenRequest struct {
+// nameUpdate is the body that renames a PAT or a service account.
+type nameUpdate struct {
 	Name       *string `json:"name"`
 	ExternalID *string `json:"externalId"`
 }
 
-func (r *updateTokenRequest) validate() error {
-	if r.Name != nil && (strings.TrimSpace(*r.Name) == "" || len(*r.Name) > 100) {
-		return errors.New("name must be 1 to 100 characters")
-	}
-	return nil
-}
+func (r *nameUpdate) validate() error { return checkOptionalName("name", r.Name) }
 
 func (s *Server) updatePAT(c echo.Context) error {
-	var req updateTokenRequest
+	var req nameUpdate
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
