@@ -24,6 +24,19 @@ type Config struct {
 	ChallengeTTL  time.Duration
 	RateLimit     float64
 	Migrate       bool
+	HTTP          HTTPLimits
+}
+
+// HTTPLimits bound what one client can hold of the server: time to send a
+// request and read the answer, idle keep-alive time, header size, and how
+// many connections are open at once.
+type HTTPLimits struct {
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	MaxConnections    int
 }
 
 // stringList is a repeatable flag.
@@ -103,10 +116,18 @@ func serverFlags(fs *flag.FlagSet, c *Config, origins *stringList) {
 	fs.DurationVar(&c.LoginTokenTTL, "login-token-ttl", time.Hour, "lifetime of login tokens and console sessions")
 	fs.DurationVar(&c.ChallengeTTL, "challenge-ttl", 5*time.Minute, "lifetime of challenges")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 20, "requests per second per IP on login and registration, 0 = off")
+	fs.DurationVar(&c.HTTP.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send a request's headers")
+	fs.DurationVar(&c.HTTP.ReadTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request, body included")
+	fs.DurationVar(&c.HTTP.WriteTimeout, "write-timeout", 60*time.Second, "time from the end of a request's headers to the end of its answer")
+	fs.DurationVar(&c.HTTP.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&c.HTTP.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes")
+	fs.IntVar(&c.HTTP.MaxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted")
 }
 
-// finish fills derived defaults and validates everything at once.
-func (c *Config) finish(origins stringList) error {
+// finish fills derived defaults and validates everything at once. server
+// says whether serverFlags were registered (serve and invite): only then are
+// lifetimes and limits part of the configuration.
+func (c *Config) finish(origins stringList, server bool) error {
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "countersign.db")
 	}
@@ -129,11 +150,34 @@ func (c *Config) finish(origins stringList) error {
 			errs = append(errs, fmt.Errorf("--origin %q is not an http(s) origin", o))
 		}
 	}
-	if c.LoginTokenTTL <= 0 || c.ChallengeTTL <= 0 {
-		errs = append(errs, errors.New("lifetimes must be positive"))
+	if server {
+		if c.LoginTokenTTL <= 0 || c.ChallengeTTL <= 0 {
+			errs = append(errs, errors.New("lifetimes must be positive"))
+		}
+		if c.RateLimit < 0 {
+			errs = append(errs, errors.New("--rate-limit must not be negative"))
+		}
+		errs = append(errs, c.HTTP.check())
 	}
-	if c.RateLimit < 0 {
-		errs = append(errs, errors.New("--rate-limit must not be negative"))
+	return errors.Join(errs...)
+}
+
+// check validates the limits of serve; sub-commands that do not serve skip it.
+func (l HTTPLimits) check() error {
+	var errs []error
+	for name, d := range map[string]time.Duration{
+		"--read-header-timeout": l.ReadHeaderTimeout, "--read-timeout": l.ReadTimeout,
+		"--write-timeout": l.WriteTimeout, "--idle-timeout": l.IdleTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive (an unbounded wait lets a slow client hold a connection forever)", name))
+		}
+	}
+	if l.MaxHeaderBytes < 1<<10 || l.MaxHeaderBytes > 1<<20 {
+		errs = append(errs, errors.New("--max-header-bytes must be 1024 to 1048576"))
+	}
+	if l.MaxConnections < 1 {
+		errs = append(errs, errors.New("--max-connections must be at least 1"))
 	}
 	return errors.Join(errs...)
 }

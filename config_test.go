@@ -20,7 +20,7 @@ func parseServe(t *testing.T, args ...string) (Config, error) {
 	if _, err := parseFlags(fs, args, false); err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.finish(origins)
+	return cfg, cfg.finish(origins, true)
 }
 
 func TestConfiguration(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"countersign/server"
 	"countersign/store"
 	"countersign/store/postgres"
@@ -120,7 +122,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if err := cfg.finish(origins); err != nil {
+	if err := cfg.finish(origins, true); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -145,9 +147,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	go sweep(ctx, a.store, log)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := newHTTPServer(cfg.HTTP, srv, log)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(netutil.LimitListener(ln, cfg.HTTP.MaxConnections)) }()
 	select {
 	case err := <-errc:
 		return err
@@ -155,6 +157,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return hs.Shutdown(shutdownCtx)
+	}
+}
+
+// newHTTPServer serves h with every limit of l set: no client holds a
+// connection longer than the timeouts allow, nor sends a larger header block.
+// The connection cap is the listener's (netutil.LimitListener in serve).
+func newHTTPServer(l HTTPLimits, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -241,7 +258,7 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(positional) != 1 {
 		return fmt.Errorf("invite takes exactly one USERNAME\n%s", usage)
 	}
-	if err := cfg.finish(origins); err != nil {
+	if err := cfg.finish(origins, true); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
@@ -311,7 +328,7 @@ func rotateSessionKeys(ctx context.Context, args []string, stdout, stderr io.Wri
 	if _, err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if err := cfg.finish(nil); err != nil {
+	if err := cfg.finish(nil, false); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	st, err := openStore(ctx, cfg)

@@ -106,9 +106,9 @@ func (s *Server) requireUserAction(next echo.HandlerFunc) echo.HandlerFunc {
 		if id == "" {
 			return fmt.Errorf("no %s header: %w", headerUserAction, webauthn.ErrActionInvalid)
 		}
-		body, err := io.ReadAll(req.Body)
+		body, err := readBody(c)
 		if err != nil {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+			return err
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		ua, cred, err := s.ceremonies.CheckAction(req.Context(), callerFrom(c).identity(), id, req.Method, req.URL.EscapedPath(), body)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 
@@ -18,17 +19,9 @@ import (
 // (SDKs send no body on some PUTs); anything that is not one JSON object is
 // a 400. Unknown fields are ignored: SDKs add fields over time.
 func decodeJSON(c echo.Context, dst any) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c)
 	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			return he
-		}
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
-		}
-		return badRequest("could not read the request body", err)
+		return err
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -60,6 +53,28 @@ func decodeJSON(c echo.Context, dst any) error {
 		}
 	}
 	return nil
+}
+
+// readBody reads the whole request body: 413 past the body limit, 408 when
+// the client sends it too slowly (the server's read timeout), else 400.
+func readBody(c echo.Context) ([]byte, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err == nil {
+		return body, nil
+	}
+	var he *echo.HTTPError
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &he):
+		return nil, he
+	case errors.As(err, &mbe):
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+	case errors.As(err, &ne) && ne.Timeout():
+		return nil, &APIError{Status: http.StatusRequestTimeout, Code: "request_timeout", Message: "the request body was not received in time", Err: err}
+	default:
+		return nil, badRequest("could not read the request body", err)
+	}
 }
 
 // maxNameLength bounds every name a person gives: credentials, tokens,
