@@ -22,6 +22,14 @@ var (
 	// ErrImmutable: the permission or assignment is built in and cannot be
 	// changed or revoked.
 	ErrImmutable = errors.New("immutable")
+	// ErrSignCount: a credential's stored sign counter is already at or
+	// past the one being recorded (another assertion, perhaps by a clone,
+	// won the race); nothing was recorded.
+	ErrSignCount = errors.New("sign counter did not increase")
+	// ErrUnavailable: the database could not be reached or could not
+	// write (connection lost, disk full or read-only, locked for too
+	// long). The request may succeed if retried later.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Store is the whole persistence contract. Every method takes ctx first,
@@ -30,10 +38,17 @@ var (
 type Store interface {
 	// Close releases the backend's resources.
 	Close() error
+	// Ping writes to the database and commits, so that it fails when the
+	// store cannot serve writes (reads alone may still work on a full or
+	// read-only disk); ErrUnavailable then.
+	Ping(ctx context.Context) error
 
 	// Invite creates, in one transaction, what an invitation needs: the
 	// organisation when in.Org is set, the user, its registration code, and
 	// the optional permission and assignment (the owner's full-admin grant).
+	// With in.FirstOrg, in.Org must be the store's first organisation: when
+	// one exists already nothing is written and the error is ErrConflict,
+	// so servers starting together on one database create one.
 	Invite(ctx context.Context, in Invitation) error
 	// GetOrg returns one organisation.
 	GetOrg(ctx context.Context, id string) (Org, error)
@@ -54,10 +69,15 @@ type Store interface {
 	// again; ErrNotFound when the user does not exist or has registered.
 	RenewRegistrationCode(ctx context.Context, code RegistrationCode) error
 	// CompleteRegistration atomically consumes the user's registration code
-	// (it must exist, match codeHash and not be expired at now, otherwise
-	// ErrNotFound), inserts the credentials (a credential id already stored
-	// anywhere gives ErrConflict) and marks the user registered.
-	CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []Credential) error
+	// (it must exist, match r.CodeHash and not be expired at r.Now,
+	// otherwise ErrNotFound), inserts the credentials (a credential id
+	// already stored anywhere gives ErrConflict), marks the user registered
+	// and records r's result under r.CeremonyID, so that the same request
+	// sent again after a lost answer can be answered alike.
+	CompleteRegistration(ctx context.Context, r Registration) error
+	// GetRegistrationResult returns the result recorded for a completed
+	// registration ceremony; ErrNotFound when none is, or it has expired.
+	GetRegistrationResult(ctx context.Context, ceremonyID string, now time.Time) (RegistrationResult, error)
 
 	// CreateCredential inserts a credential; ErrConflict when its CredID is
 	// already registered.
@@ -67,11 +87,21 @@ type Store interface {
 	// ListCredentials returns a user's credentials, oldest first.
 	ListCredentials(ctx context.Context, userID string) ([]Credential, error)
 	// RecordCredentialUse stores, in one statement, the sign counter, the
-	// flags and the time of a successful login or signature.
+	// flags and the time of a successful login or signature. The statement
+	// itself checks that the credential is still active and that the stored
+	// counter is below use.SignCount (or both are 0, as synced passkeys
+	// report), so of two assertions racing with one counter value only one
+	// is recorded: ErrSignCount for the other, ErrNotFound when the
+	// credential is gone or inactive.
 	RecordCredentialUse(ctx context.Context, id string, use CredentialUse) error
 
 	// CreateChallenge stores a ceremony challenge.
 	CreateChallenge(ctx context.Context, c Challenge) error
+	// CreateChallengeCapped stores a challenge and, in the same
+	// transaction, deletes the oldest challenges of the same purpose, user
+	// and token beyond maxOpen, so that one identity can never hold more
+	// than maxOpen open challenges of a kind.
+	CreateChallengeCapped(ctx context.Context, c Challenge, maxOpen int) error
 	// ConsumeChallenge deletes and returns a challenge in one statement, so
 	// exactly one of many concurrent callers gets it. An expired challenge
 	// is deleted too and reported as ErrNotFound.
@@ -104,6 +134,11 @@ type Store interface {
 	CreateUserAction(ctx context.Context, a UserAction) error
 	// GetUserAction returns a user action, used or not.
 	GetUserAction(ctx context.Context, id string) (UserAction, error)
+	// RecordUserActionMismatch counts one attempt to use an unused user
+	// action on a request it was not signed for; the limit-th attempt marks
+	// it used at now, so a leaked or misused action cannot be retried
+	// forever. It reports whether the action is now spent.
+	RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (bool, error)
 
 	// The signed changes below are each one transaction with the
 	// consumption of the user action that authorises them (s.ActionID must be
@@ -122,7 +157,9 @@ type Store interface {
 
 	// ListAuditEntries returns the audit entries of an organisation within
 	// [q.Start, q.End), optionally of one user, oldest first (newest first
-	// with q.NewestFirst), at most q.Limit.
+	// with q.NewestFirst), at most q.Limit. Listed entries leave out the
+	// large columns (Payload, ClientData, AuthenticatorData, Signature,
+	// CredentialPublicKey): GetAuditEntry has them.
 	ListAuditEntries(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
 	// GetAuditEntry returns one audit entry of an organisation.
 	GetAuditEntry(ctx context.Context, orgID, id string) (AuditEntry, error)
@@ -158,7 +195,9 @@ type Store interface {
 	// at most q.Limit users created after the user q.After.
 	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
 	// UpdateUserSigned applies p to a user of orgID (ErrNotFound otherwise).
-	// Archiving also deactivates.
+	// Archiving also deactivates. Deactivating or archiving revokes the
+	// user's login tokens in the same transaction, so activating the user
+	// again does not bring old sessions back.
 	UpdateUserSigned(ctx context.Context, s Signed, orgID, id string, p UserPatch) error
 
 	// CreatePermissionSigned creates a permission; ErrConflict when the
@@ -175,6 +214,11 @@ type Store interface {
 	// CreateAssignmentSigned assigns a permission (ErrConflict when the
 	// identity already holds it).
 	CreateAssignmentSigned(ctx context.Context, s Signed, a Assignment) error
+	// GetAssignment returns an assignment of orgID.
+	GetAssignment(ctx context.Context, orgID, id string) (Assignment, error)
+	// ListPermissionHolders returns the identity ids (users, service
+	// accounts, PATs) a permission of orgID is assigned to.
+	ListPermissionHolders(ctx context.Context, orgID, permissionID string) ([]string, error)
 	// ListPermissionAssignments pages through a permission's assignments,
 	// oldest first (q.OrgID and permissionID must match).
 	ListPermissionAssignments(ctx context.Context, q PageQuery, permissionID string) ([]Assignment, error)
@@ -225,9 +269,30 @@ type RegistrationCode struct {
 	ExpiresAt time.Time
 }
 
+// Registration is what CompleteRegistration writes in one transaction.
+type Registration struct {
+	UserID      string
+	CodeHash    []byte
+	Now         time.Time
+	Credentials []Credential // the first is the one the result names
+	CeremonyID  string       // the registration challenge's id
+	RequestHash []byte       // SHA-256 of the request that completed it
+	ResultUntil time.Time    // how long the result is kept for a repeat
+}
+
+// RegistrationResult is what a completed registration answered.
+type RegistrationResult struct {
+	CeremonyID   string
+	UserID       string
+	CredentialID string
+	RequestHash  []byte
+	ExpiresAt    time.Time
+}
+
 // Invitation is what Invite writes in one transaction.
 type Invitation struct {
 	Org        *Org // created when set
+	FirstOrg   bool // Org must be the first organisation of the store
 	User       User
 	Code       RegistrationCode
 	Permission *Permission // created when set
@@ -415,6 +480,17 @@ type AuditQuery struct {
 	NewestFirst bool
 }
 
+// PAT scopes (spec §6), fixed when the token is created.
+const (
+	// ScopeAllUserOperations: the token holds every operation of its user,
+	// as they change (a PAT created without a permission; every service
+	// account token).
+	ScopeAllUserOperations = "AllUserOperations"
+	// ScopeAssignedOnly: the token holds its user's operations that its own
+	// assignments grant, and nothing once they are gone.
+	ScopeAssignedOnly = "AssignedOnly"
+)
+
 // AccessToken is a long-lived machine identity: a personal access token
 // (Kind TokenPAT, UserID = its owner) or a service account's token (Kind
 // TokenServiceAccount, UserID = the service account), bound to a Key
@@ -426,6 +502,7 @@ type AccessToken struct {
 	Name         string
 	UserID       string
 	CredentialID string // cr-… of its Key credential
+	Scope        string // ScopeAllUserOperations or ScopeAssignedOnly
 	ExternalID   string
 	IsActive     bool
 	IsArchived   bool

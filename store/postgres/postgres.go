@@ -6,8 +6,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +30,10 @@ type Options struct {
 	// SkipMigrations opens the database without migrating its schema, for
 	// a deployment that migrates in a separate step.
 	SkipMigrations bool
+	// AllowUnsafeDurability opens a server that runs with fsync=off or
+	// synchronous_commit=off, where an acknowledged commit can be lost in a
+	// crash. Only for throwaway test databases: Open refuses them otherwise.
+	AllowUnsafeDurability bool
 }
 
 // Store is the PostgreSQL implementation of store.Store: the shared SQL of
@@ -64,6 +71,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", where(cfg), err)
 	}
+	if !opts.AllowUnsafeDurability {
+		if err := checkDurability(ctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open postgres %s: %w", where(cfg), err)
+		}
+	}
 	if !opts.SkipMigrations {
 		if err := migrate(ctx, db); err != nil {
 			db.Close()
@@ -71,6 +84,26 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 	}
 	return &Store{Store: sqlstore.New(db, dialect), db: db}, nil
+}
+
+// checkDurability refuses a server whose commits are acknowledged before
+// they are on disk: with fsync=off a crash can lose or corrupt committed
+// data, with synchronous_commit=off it can lose the last commits. A lost
+// commit here is a revocation undone or a spent user action spendable
+// again, so countersign does not run on it.
+func checkDurability(ctx context.Context, db *sql.DB) error {
+	var errs []error
+	for setting, unsafe := range map[string]string{"fsync": "off", "synchronous_commit": "off"} {
+		var v string
+		if err := db.QueryRowContext(ctx, `SELECT current_setting($1)`, setting).Scan(&v); err != nil {
+			return fmt.Errorf("read %s: %w", setting, err)
+		}
+		if strings.EqualFold(v, unsafe) {
+			errs = append(errs, fmt.Errorf("the server runs with %s=%s, so an acknowledged commit can be lost in a crash; "+
+				"set %s=on (postgresql.conf, or ALTER ROLE/DATABASE ... SET) before running countersign on it", setting, v, setting))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // dialect is what the shared SQL needs to know of PostgreSQL.
@@ -85,9 +118,13 @@ var dialect = sqlstore.Dialect{
 	// At READ COMMITTED a check read before a write locks what it reads
 	// (see beginWrite).
 	RowLocks: true,
+	// SHARE ROW EXCLUSIVE conflicts with itself and with the ROW
+	// EXCLUSIVE lock an INSERT takes: first starts wait for each other.
+	LockOrgs: `LOCK TABLE org IN SHARE ROW EXCLUSIVE MODE`,
 	// LIMIT NULL is none.
 	NoLimit:           nil,
 	IsUniqueViolation: isUniqueViolation,
+	IsUnavailable:     isUnavailable,
 	BeginWrite:        beginWrite,
 }
 
@@ -187,6 +224,24 @@ func (s *Store) Close() error {
 // UpdatePermissionSigned and DeleteAssignmentSigned in store/sqlstore.
 func beginWrite(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
 	return db.BeginTx(ctx, nil)
+}
+
+// isUnavailable reports whether err means PostgreSQL cannot serve now: the
+// connection failed or broke, or the server answered with a condition of
+// class 08 (connection exception), 53 (insufficient resources: disk full,
+// out of memory, too many connections), 57P (shutting down, cannot
+// connect now), 58 (system or I/O error), or 25006 (a read-only server,
+// such as a standby after failover).
+func isUnavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		c := pe.Code
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") || strings.HasPrefix(c, "57P") ||
+			strings.HasPrefix(c, "58") || c == "25006"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }
 
 // uniqueViolation is SQLSTATE 23505, unique_violation (primary keys

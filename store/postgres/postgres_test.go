@@ -30,6 +30,11 @@ import (
 // create and drop schemas in (scripts/test-postgres.sh start prints one).
 const dsnEnv = "COUNTERSIGN_TEST_POSTGRES"
 
+// testCluster is what the tests pass as Options.AllowUnsafeDurability:
+// scripts/test-postgres.sh runs its throwaway cluster with fsync=off, for
+// speed, which Open refuses unless told (TestUnsafeDurabilityIsRefused).
+const testCluster = true
+
 // baseDSN returns the test database's DSN, or skips the test saying why.
 func baseDSN(t *testing.T) string {
 	t.Helper()
@@ -90,7 +95,7 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 // open opens (and migrates) a store on dsn and closes it when the test ends.
 func open(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(t.Context(), dsn, postgres.Options{})
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{AllowUnsafeDurability: testCluster})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -101,7 +106,7 @@ func open(t *testing.T, dsn string) *postgres.Store {
 func TestConformance(t *testing.T) {
 	baseDSN(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(t.Context(), freshSchema(t), postgres.Options{})
+		s, err := postgres.Open(t.Context(), freshSchema(t), postgres.Options{AllowUnsafeDurability: testCluster})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -199,7 +204,7 @@ func TestOpenRejectsABadDSNWithoutQuotingIt(t *testing.T) {
 
 func TestOpenWithSkipMigrationsLeavesTheSchemaAlone(t *testing.T) {
 	dsn := freshSchema(t)
-	s, err := postgres.Open(t.Context(), dsn, postgres.Options{SkipMigrations: true})
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{SkipMigrations: true, AllowUnsafeDurability: testCluster})
 	if err != nil {
 		t.Fatalf("Open(SkipMigrations): %v", err)
 	}
@@ -229,7 +234,7 @@ func TestReplicasMigratingOneNewSchemaTogetherAllWork(t *testing.T) {
 	for i := range stores {
 		wg.Go(func() {
 			<-start
-			stores[i], errs[i] = postgres.Open(t.Context(), dsn, postgres.Options{})
+			stores[i], errs[i] = postgres.Open(t.Context(), dsn, postgres.Options{AllowUnsafeDurability: testCluster})
 		})
 	}
 	close(start)
@@ -365,5 +370,24 @@ func TestChallengeBegunOnOneReplicaIsConsumedOnAnotherOnce(t *testing.T) {
 	}
 	if _, err := a.ConsumeChallenge(t.Context(), ch.ID, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ConsumeChallenge again on the first replica: got %v, want %v", err, store.ErrNotFound)
+	}
+}
+
+func TestUnsafeDurabilityIsRefused(t *testing.T) {
+	dsn := freshSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Skipf("the test DSN is not a URL: %v", err) // key=value DSNs take options differently
+	}
+	q := u.Query()
+	q.Set("options", "-c synchronous_commit=off")
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads + literally
+	s, err := postgres.Open(t.Context(), u.String(), postgres.Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open accepted a server with synchronous_commit=off")
+	}
+	if !strings.Contains(err.Error(), "synchronous_commit=off") {
+		t.Fatalf("Open's refusal does not name the setting: %v", err)
 	}
 }

@@ -94,6 +94,7 @@ var dialect = sqlstore.Dialect{
 	// A negative LIMIT is none.
 	NoLimit:           int64(-1),
 	IsUniqueViolation: isUniqueViolation,
+	IsUnavailable:     isUnavailable,
 	BeginWrite:        beginWrite,
 }
 
@@ -214,6 +215,22 @@ func (s *Store) Close() error {
 // would wait for the lock this transaction holds.
 func beginWrite(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
 	return db.BeginTx(ctx, nil)
+}
+
+// isUnavailable reports whether err is SQLite saying it cannot serve now:
+// the database is busy or locked past busy_timeout, the disk is full,
+// read-only or failing, the file cannot be opened, memory ran out.
+func isUnavailable(err error) bool {
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlitelib.SQLITE_BUSY, sqlitelib.SQLITE_LOCKED, sqlitelib.SQLITE_NOMEM, sqlitelib.SQLITE_READONLY,
+		sqlitelib.SQLITE_IOERR, sqlitelib.SQLITE_FULL, sqlitelib.SQLITE_CANTOPEN, sqlitelib.SQLITE_PROTOCOL:
+		return true
+	}
+	return false
 }
 
 // isUniqueViolation reports whether err is a unique or primary-key

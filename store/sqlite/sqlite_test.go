@@ -136,7 +136,11 @@ func TestConcurrentTransactionsOnTwoHandlesAllSucceed(t *testing.T) {
 				Code: store.RegistrationCode{CodeHash: []byte("h" + id), ExpiresAt: now.Add(time.Hour)},
 			})
 			if errs[i] == nil {
-				errs[i] = s.CompleteRegistration(t.Context(), "us-"+id, []byte("h"+id), now, nil)
+				errs[i] = s.CompleteRegistration(t.Context(), store.Registration{
+					UserID: "us-" + id, CodeHash: []byte("h" + id), Now: now, CeremonyID: "ch-" + id, ResultUntil: now.Add(time.Hour),
+					Credentials: []store.Credential{{ID: "cr-" + id, OrgID: org.ID, UserID: "us-" + id, Kind: store.CredentialKey,
+						CredID: "cred-" + id, PublicKey: []byte("key"), IsActive: true, CreatedAt: now}},
+				})
 			}
 			if errs[i] == nil {
 				_, errs[i] = s.DeleteExpired(t.Context(), now)

@@ -10,7 +10,7 @@ import (
 )
 
 const accessTokenColumns = `id, org_id, kind, name, user_id, credential_id, external_id,
-	is_active, is_archived, created_at, expires_at, last_used_at, last_used_for`
+	is_active, is_archived, created_at, expires_at, last_used_at, last_used_for, scope`
 
 // insertAccessToken writes what one access token is, in this order (each
 // row's foreign keys refer to rows before it): its bearer token row, its
@@ -27,10 +27,10 @@ func insertAccessToken(ctx context.Context, db conn, t store.AccessToken, cred s
 	}
 	if _, err := db.ExecContext(ctx,
 		`INSERT INTO access_token (`+accessTokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.OrgID, t.Kind, t.Name, t.UserID, t.CredentialID, t.ExternalID,
 		t.IsActive, t.IsArchived, millis(t.CreatedAt), millis(t.ExpiresAt),
-		nullMillis(t.LastUsedAt), t.LastUsedFor); err != nil {
+		nullMillis(t.LastUsedAt), t.LastUsedFor, t.Scope); err != nil {
 		return fmt.Errorf("insert access token %s: %w", t.ID, db.mapErr(err))
 	}
 	if a != nil {
@@ -56,6 +56,8 @@ func checkAccessToken(t store.AccessToken, cred store.Credential) error {
 	case cred.UserID != t.UserID || cred.OrgID != t.OrgID:
 		return fmt.Errorf("credential %s belongs to user %q of org %q, token %s to user %q of org %q",
 			cred.ID, cred.UserID, cred.OrgID, t.ID, t.UserID, t.OrgID)
+	case t.Scope != store.ScopeAllUserOperations && t.Scope != store.ScopeAssignedOnly:
+		return fmt.Errorf("token %s has no scope (%q): it must be fixed at creation", t.ID, t.Scope)
 	}
 	return nil
 }
@@ -120,7 +122,7 @@ func scanAccessToken(row scanner) (store.AccessToken, error) {
 		lastUsed         sql.NullInt64
 	)
 	if err := row.Scan(&t.ID, &t.OrgID, &t.Kind, &t.Name, &t.UserID, &t.CredentialID, &t.ExternalID,
-		&t.IsActive, &t.IsArchived, &created, &expires, &lastUsed, &t.LastUsedFor); err != nil {
+		&t.IsActive, &t.IsArchived, &created, &expires, &lastUsed, &t.LastUsedFor, &t.Scope); err != nil {
 		return store.AccessToken{}, err
 	}
 	t.CreatedAt = fromMillis(created)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -104,4 +105,26 @@ func useUserAction(ctx context.Context, tx conn, id string, now time.Time) error
 		return fmt.Errorf("use user action %s: %w", id, store.ErrActionUsed)
 	}
 	return nil
+}
+
+// RecordUserActionMismatch counts a mismatched use of an unused action in
+// one UPDATE and spends the action at the limit-th: the count and the
+// spending are the statement's own, so concurrent attempts cannot slip
+// past the limit. An unknown or already spent action is reported spent.
+func (s *Store) RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (bool, error) {
+	var mismatches int
+	var used sql.NullInt64
+	err := s.db.QueryRowContext(ctx,
+		`UPDATE user_action SET mismatches = mismatches + 1,
+			used_at = CASE WHEN mismatches + 1 >= ? THEN ? ELSE used_at END
+		WHERE id = ? AND used_at IS NULL
+		RETURNING mismatches, used_at`,
+		limit, millis(now), id).Scan(&mismatches, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record mismatch of user action %s: %w", id, err)
+	}
+	return used.Valid, nil
 }

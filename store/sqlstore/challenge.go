@@ -11,13 +11,47 @@ import (
 // CreateChallenge stores a ceremony challenge; store.ErrConflict when its
 // id is taken.
 func (s *Store) CreateChallenge(ctx context.Context, c store.Challenge) error {
-	_, err := s.db.ExecContext(ctx,
+	if err := insertChallenge(ctx, s.db, c); err != nil {
+		return fmt.Errorf("create challenge %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func insertChallenge(ctx context.Context, db conn, c store.Challenge) error {
+	_, err := db.ExecContext(ctx,
 		`INSERT INTO challenge (id, purpose, challenge, org_id, user_id, token_id, data, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Purpose, c.Challenge, c.OrgID, c.UserID, c.TokenID, blob(c.Data),
 		millis(c.CreatedAt), millis(c.ExpiresAt))
+	return db.mapErr(err)
+}
+
+// CreateChallengeCapped stores c, then deletes the challenges of c's
+// purpose, user and token beyond the maxOpen newest (c among them), in one
+// transaction: an identity that keeps asking for challenges replaces its
+// own oldest ones and never grows the table past maxOpen rows.
+func (s *Store) CreateChallengeCapped(ctx context.Context, c store.Challenge, maxOpen int) error {
+	if maxOpen < 1 {
+		return fmt.Errorf("create challenge %s: cap %d is below 1", c.ID, maxOpen)
+	}
+	err := s.inTx(ctx, func(tx conn) error {
+		if err := insertChallenge(ctx, tx, c); err != nil {
+			return err
+		}
+		// The subquery keeps the newest maxOpen ids (ties in insertion
+		// order), the DELETE removes the rest of this identity's kind.
+		_, err := tx.ExecContext(ctx,
+			`DELETE FROM challenge WHERE purpose = ? AND user_id = ? AND token_id = ? AND id NOT IN (
+				SELECT id FROM challenge WHERE purpose = ? AND user_id = ? AND token_id = ?
+				ORDER BY created_at DESC, id DESC LIMIT ?)`,
+			c.Purpose, c.UserID, c.TokenID, c.Purpose, c.UserID, c.TokenID, maxOpen)
+		if err != nil {
+			return fmt.Errorf("evict old challenges: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("create challenge %s: %w", c.ID, s.db.mapErr(err))
+		return fmt.Errorf("create challenge %s: %w", c.ID, err)
 	}
 	return nil
 }

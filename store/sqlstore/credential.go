@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"countersign/store"
@@ -117,12 +118,21 @@ func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.Cr
 	default:
 		return fmt.Errorf("record credential use %s: unknown purpose %q", id, use.Purpose)
 	}
+	// The WHERE is the check: the credential must still be active and its
+	// counter below the new one (or both 0), at the moment of the write.
+	counter := int64(use.SignCount)
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE credential SET sign_count = ?, user_verified = ?, backup_state = ?, `+column+` = ?
-		WHERE id = ?`,
-		int64(use.SignCount), use.UserVerified, use.BackupState, millis(use.At), id)
+		WHERE id = ? AND is_active AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
+		counter, use.UserVerified, use.BackupState, millis(use.At), id, counter, counter)
 	if err == nil {
 		err = mustAffect(res)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		// Tell a lost race on the counter from a credential gone inactive.
+		if c, gerr := s.GetCredential(ctx, id); gerr == nil && c.IsActive {
+			err = fmt.Errorf("stored counter %d, new %d: %w", c.SignCount, counter, store.ErrSignCount)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("record credential use %s: %w", id, err)

@@ -3,8 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+
+	"countersign/store"
 )
 
 // Dialect is what a backend tells the shared SQL about its database.
@@ -31,6 +36,12 @@ type Dialect struct {
 	// clause.
 	RowLocks bool
 
+	// LockOrgs is the statement that keeps other transactions from
+	// inserting organisations until this one ends ("LOCK TABLE org IN
+	// EXCLUSIVE MODE" in PostgreSQL); "" when a write transaction already
+	// excludes every other writer (SQLite).
+	LockOrgs string
+
 	// NoLimit is the LIMIT argument meaning no limit: int64(-1) in SQLite,
 	// nil (LIMIT NULL) in PostgreSQL.
 	NoLimit any
@@ -38,6 +49,12 @@ type Dialect struct {
 	// IsUniqueViolation reports whether err is a unique or primary-key
 	// violation, which the store reports as store.ErrConflict.
 	IsUniqueViolation func(err error) bool
+
+	// IsUnavailable reports whether a driver error means the database
+	// cannot serve the request now (connection lost, disk full or
+	// read-only, locked too long), which the store wraps in
+	// store.ErrUnavailable.
+	IsUnavailable func(err error) bool
 
 	// BeginWrite begins the transaction of one unit of work; see each
 	// backend for the isolation it gives and why it is enough.
@@ -104,22 +121,60 @@ type sqlConn interface {
 }
 
 // conn is a *sql.DB or a *sql.Tx taking statements written with ?
-// placeholders, rebound for the dialect.
+// placeholders, rebound for the dialect. Every error it returns that means
+// the database is unavailable wraps store.ErrUnavailable.
 type conn struct {
 	c sqlConn
 	d *Dialect
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.c.ExecContext(ctx, c.d.rebind(query), args...)
+	res, err := c.c.ExecContext(ctx, c.d.rebind(query), args...)
+	return res, c.d.unavailable(err)
 }
 
-func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.c.QueryContext(ctx, c.d.rebind(query), args...)
+func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*rows, error) {
+	r, err := c.c.QueryContext(ctx, c.d.rebind(query), args...)
+	if err != nil {
+		return nil, c.d.unavailable(err)
+	}
+	return &rows{Rows: r, d: c.d}, nil
 }
 
-func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.c.QueryRowContext(ctx, c.d.rebind(query), args...)
+func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	return row{r: c.c.QueryRowContext(ctx, c.d.rebind(query), args...), d: c.d}
+}
+
+// row is a *sql.Row whose Scan error is classified like conn's.
+type row struct {
+	r *sql.Row
+	d *Dialect
+}
+
+func (r row) Scan(dest ...any) error { return r.d.unavailable(r.r.Scan(dest...)) }
+
+// rows is a *sql.Rows whose errors are classified like conn's.
+type rows struct {
+	*sql.Rows
+	d *Dialect
+}
+
+func (r *rows) Scan(dest ...any) error { return r.d.unavailable(r.Rows.Scan(dest...)) }
+func (r *rows) Err() error             { return r.d.unavailable(r.Rows.Err()) }
+func (r *rows) Close() error           { return r.d.unavailable(r.Rows.Close()) }
+
+// unavailable wraps err in store.ErrUnavailable when the dialect (or
+// database/sql itself: a closed pool, a dead connection, a deadline)
+// says the database cannot serve now.
+func (d *Dialect) unavailable(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, context.DeadlineExceeded) ||
+		err.Error() == "sql: database is closed" || (d.IsUnavailable != nil && d.IsUnavailable(err)) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
 }
 
 // scanner is what *sql.Row and *sql.Rows share.

@@ -243,6 +243,41 @@ func (s *Store) CreateAssignmentSigned(ctx context.Context, sg store.Signed, a s
 	return nil
 }
 
+// GetAssignment returns an assignment of orgID; another org's is
+// store.ErrNotFound, like an unknown id.
+func (s *Store) GetAssignment(ctx context.Context, orgID, id string) (store.Assignment, error) {
+	a, err := scanAssignment(s.db.QueryRowContext(ctx,
+		`SELECT `+assignmentColumns+` FROM assignment WHERE id = ? AND org_id = ?`, id, orgID))
+	if err != nil {
+		return store.Assignment{}, fmt.Errorf("get assignment %s: %w", id, notFound(err))
+	}
+	return a, nil
+}
+
+// ListPermissionHolders returns the identity ids a permission of orgID is
+// assigned to, oldest assignment first; empty (non-nil) when none is.
+func (s *Store) ListPermissionHolders(ctx context.Context, orgID, permissionID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT identity_id FROM assignment WHERE org_id = ? AND permission_id = ?
+		ORDER BY created_at, `+s.d.OrderColumn, orgID, permissionID)
+	if err != nil {
+		return nil, fmt.Errorf("list holders of %s: %w", permissionID, err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list holders of %s: %w", permissionID, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list holders of %s: %w", permissionID, err)
+	}
+	return ids, nil
+}
+
 // ListPermissionAssignments returns a page of a permission's assignments,
 // oldest first (see page.go): at most q.Limit (none when q.Limit <= 0)
 // after the assignment q.After, which must be one of the permission's.

@@ -64,7 +64,7 @@ func (s *Store) UpdateSecret(ctx context.Context, name string, update func(curre
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, func(tx conn) error {
-		for _, table := range []string{"challenge", "registration_code", "token", "user_action"} {
+		for _, table := range []string{"challenge", "registration_code", "registration_result", "token", "user_action"} {
 			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, millis(now))
 			if err != nil {
 				return fmt.Errorf("%s: %w", table, err)

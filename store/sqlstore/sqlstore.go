@@ -33,14 +33,29 @@ func New(db *sql.DB, d Dialect) *Store {
 func (s *Store) inTx(ctx context.Context, fn func(tx conn) error) error {
 	tx, err := s.d.BeginWrite(ctx, s.pool)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", s.d.unavailable(err))
 	}
 	if err := fn(conn{c: tx, d: s.d}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", s.d.unavailable(err))
+	}
+	return nil
+}
+
+// Ping writes the probe row and commits: it fails, with
+// store.ErrUnavailable, when the database cannot take a write.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.inTx(ctx, func(tx conn) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
+			millis(time.Now()))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
 	}
 	return nil
 }

@@ -9,9 +9,18 @@ import (
 )
 
 // Invite writes the optional org, the user, its registration code and the
-// optional permission and assignment in one transaction.
+// optional permission and assignment in one transaction. With in.FirstOrg
+// the transaction first takes the dialect's lock on the org table
+// (SQLite's write lock is already held from BEGIN IMMEDIATE) and gives
+// store.ErrConflict when an org exists, so of servers starting together on
+// one new database exactly one creates it.
 func (s *Store) Invite(ctx context.Context, in store.Invitation) error {
 	err := s.inTx(ctx, func(tx conn) error {
+		if in.FirstOrg {
+			if err := requireNoOrg(ctx, tx); err != nil {
+				return err
+			}
+		}
 		return insertInvitation(ctx, tx, in)
 	})
 	if err != nil {
@@ -49,6 +58,24 @@ func insertInvitation(ctx context.Context, db conn, in store.Invitation) error {
 		if err := insertAssignment(ctx, db, *in.Assignment); err != nil {
 			return fmt.Errorf("insert assignment %s: %w", in.Assignment.ID, err)
 		}
+	}
+	return nil
+}
+
+// requireNoOrg locks the org table against concurrent inserts until the
+// transaction ends, then checks it is empty.
+func requireNoOrg(ctx context.Context, tx conn) error {
+	if tx.d.LockOrgs != "" {
+		if _, err := tx.ExecContext(ctx, tx.d.LockOrgs); err != nil {
+			return fmt.Errorf("lock org table: %w", err)
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM org`).Scan(&n); err != nil {
+		return fmt.Errorf("count orgs: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("an organisation exists already: %w", store.ErrConflict)
 	}
 	return nil
 }
@@ -205,24 +232,27 @@ func (s *Store) RenewRegistrationCode(ctx context.Context, code store.Registrati
 	return nil
 }
 
-// CompleteRegistration consumes the code, inserts the credentials and marks
-// the user registered, all in one transaction: any failure leaves the code,
-// the credentials and the user as they were.
-func (s *Store) CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []store.Credential) error {
+// CompleteRegistration consumes the code, inserts the credentials, marks
+// the user registered and records the result, all in one transaction: any
+// failure leaves the code, the credentials and the user as they were.
+func (s *Store) CompleteRegistration(ctx context.Context, r store.Registration) error {
+	if len(r.Credentials) == 0 {
+		return fmt.Errorf("complete registration of %s: no credential", r.UserID)
+	}
 	err := s.inTx(ctx, func(tx conn) error {
 		// The code's existence, hash and expiry are checked by the DELETE
 		// itself: only the caller whose DELETE removed the row goes on.
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM registration_code WHERE user_id = ? AND code_hash = ? AND expires_at > ?`,
-			userID, blob(codeHash), millis(now))
+			r.UserID, blob(r.CodeHash), millis(r.Now))
 		if err != nil {
 			return fmt.Errorf("consume registration code: %w", err)
 		}
 		if err := mustAffect(res); err != nil {
 			return fmt.Errorf("consume registration code: %w", err)
 		}
-		for _, c := range creds {
-			if c.UserID != userID {
+		for _, c := range r.Credentials {
+			if c.UserID != r.UserID {
 				return fmt.Errorf("credential %s belongs to user %q", c.ID, c.UserID)
 			}
 			if err := insertCredential(ctx, tx, c); err != nil {
@@ -230,19 +260,43 @@ func (s *Store) CompleteRegistration(ctx context.Context, userID string, codeHas
 			}
 		}
 		res, err = tx.ExecContext(ctx,
-			`UPDATE user_account SET is_registered = TRUE WHERE id = ?`, userID)
+			`UPDATE user_account SET is_registered = TRUE WHERE id = ?`, r.UserID)
 		if err != nil {
 			return fmt.Errorf("mark registered: %w", err)
 		}
 		if err := mustAffect(res); err != nil {
 			return fmt.Errorf("mark registered: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO registration_result (ceremony_id, user_id, credential_id, request_hash, expires_at)
+			VALUES (?, ?, ?, ?, ?)`,
+			r.CeremonyID, r.UserID, r.Credentials[0].ID, blob(r.RequestHash), millis(r.ResultUntil)); err != nil {
+			return fmt.Errorf("record registration result: %w", tx.mapErr(err))
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("complete registration of %s: %w", userID, err)
+		return fmt.Errorf("complete registration of %s: %w", r.UserID, err)
 	}
 	return nil
+}
+
+// GetRegistrationResult returns the recorded result of a completed
+// registration ceremony while it is unexpired at now.
+func (s *Store) GetRegistrationResult(ctx context.Context, ceremonyID string, now time.Time) (store.RegistrationResult, error) {
+	var (
+		r       = store.RegistrationResult{CeremonyID: ceremonyID}
+		expires int64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT user_id, credential_id, request_hash, expires_at FROM registration_result
+		WHERE ceremony_id = ? AND expires_at > ?`, ceremonyID, millis(now)).
+		Scan(&r.UserID, &r.CredentialID, &r.RequestHash, &expires)
+	if err != nil {
+		return store.RegistrationResult{}, fmt.Errorf("get registration result %s: %w", ceremonyID, notFound(err))
+	}
+	r.ExpiresAt = fromMillis(expires)
+	return r, nil
 }
 
 // CreateUserSigned writes what Invite writes, without an org, in one
@@ -312,9 +366,12 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 // UPDATE, in one transaction with the use of the authorising user action
 // and the audit entry (see inSigned); store.ErrNotFound when the user is
 // not orgID's. Archiving also deactivates, whatever p.IsActive says;
-// unarchiving leaves IsActive as it is (or as p sets it).
+// unarchiving leaves IsActive as it is (or as p sets it). Deactivating or
+// archiving revokes the user's unrevoked login tokens in the same
+// transaction.
 func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id string, p store.UserPatch) error {
 	archive := p.IsArchived != nil && *p.IsArchived
+	disable := archive || (p.IsActive != nil && !*p.IsActive)
 	err := s.inSigned(ctx, sg, func(tx conn) error {
 		// A nil pointer is NULL: COALESCE keeps the stored value.
 		res, err := tx.ExecContext(ctx,
@@ -331,6 +388,13 @@ func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id
 		}
 		if err != nil {
 			return fmt.Errorf("update user: %w", err)
+		}
+		if disable {
+			if _, err := tx.ExecContext(ctx,
+				`UPDATE token SET revoked_at = ? WHERE user_id = ? AND kind = ? AND revoked_at IS NULL`,
+				millis(sg.Now), id, store.TokenLogin); err != nil {
+				return fmt.Errorf("revoke login tokens: %w", err)
+			}
 		}
 		return nil
 	})

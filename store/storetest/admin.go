@@ -23,6 +23,7 @@ func newAccessToken(id string, u store.User) store.AccessToken {
 		Name:         "token " + id,
 		UserID:       u.ID,
 		CredentialID: "cr-" + id,
+		Scope:        store.ScopeAssignedOnly,
 		ExternalID:   "ext-" + id,
 		IsActive:     true,
 		CreatedAt:    t0,

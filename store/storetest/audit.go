@@ -45,7 +45,7 @@ var auditTests = []test{
 
 		got, err := s.ListAuditEntries(t.Context(), store.AuditQuery{OrgID: o.ID, Start: t0, End: at(time.Hour), Limit: 10})
 		must(t, "ListAuditEntries", err)
-		equal(t, "audit entries of "+o.ID, got, []store.AuditEntry{a, b, c})
+		equal(t, "audit entries of "+o.ID, got, []store.AuditEntry{listed(a), listed(b), listed(c)})
 	}},
 	{"audit entries are filtered by user", func(t *testing.T, s store.Store) {
 		o, alice := seed(t, s)
@@ -58,7 +58,7 @@ var auditTests = []test{
 		q := store.AuditQuery{OrgID: o.ID, UserID: alice.ID, Start: t0, End: at(time.Hour), Limit: 10}
 		got, err := s.ListAuditEntries(t.Context(), q)
 		must(t, "ListAuditEntries of alice", err)
-		equal(t, "audit entries of alice", got, []store.AuditEntry{a, c})
+		equal(t, "audit entries of alice", got, []store.AuditEntry{listed(a), listed(c)})
 
 		q.OrgID = "or-other"
 		got, err = s.ListAuditEntries(t.Context(), q)
@@ -76,7 +76,7 @@ var auditTests = []test{
 
 		got, err := s.ListAuditEntries(t.Context(), store.AuditQuery{OrgID: o.ID, Start: start, End: end, Limit: 10})
 		must(t, "ListAuditEntries", err)
-		equal(t, "audit entries in [start, end)", got, []store.AuditEntry{first, last})
+		equal(t, "audit entries in [start, end)", got, []store.AuditEntry{listed(first), listed(last)})
 	}},
 	{"list audit entries returns at most the limit, oldest first", func(t *testing.T, s store.Store) {
 		o, u := seed(t, s)
@@ -88,14 +88,14 @@ var auditTests = []test{
 		q := store.AuditQuery{OrgID: o.ID, Start: t0, End: at(time.Hour), Limit: 2}
 		got, err := s.ListAuditEntries(t.Context(), q)
 		must(t, "ListAuditEntries with limit 2", err)
-		equal(t, "audit entries with limit 2", got, []store.AuditEntry{a, b})
+		equal(t, "audit entries with limit 2", got, []store.AuditEntry{listed(a), listed(b)})
 
 		// A limit of zero (or less) is no limit: the zero AuditQuery.Limit
 		// must not silently list nothing.
 		q.Limit = 0
 		got, err = s.ListAuditEntries(t.Context(), q)
 		must(t, "ListAuditEntries without a limit", err)
-		equal(t, "audit entries without a limit", got, []store.AuditEntry{a, b, c})
+		equal(t, "audit entries without a limit", got, []store.AuditEntry{listed(a), listed(b), listed(c)})
 	}},
 	{"list audit entries newest first keeps the most recent within the limit", func(t *testing.T, s store.Store) {
 		o, u := seed(t, s)
@@ -106,7 +106,7 @@ var auditTests = []test{
 		q := store.AuditQuery{OrgID: o.ID, Start: t0, End: at(time.Hour), Limit: 2, NewestFirst: true}
 		got, err := s.ListAuditEntries(t.Context(), q)
 		must(t, "ListAuditEntries newest first", err)
-		equal(t, "audit entries newest first", got, []store.AuditEntry{c, b})
+		equal(t, "audit entries newest first", got, []store.AuditEntry{listed(c), listed(b)})
 	}},
 	{"list audit entries is empty and not nil when none match", func(t *testing.T, s store.Store) {
 		o, _ := seed(t, s)

@@ -30,13 +30,13 @@ var registrationTests = []test{
 		got, err := s.GetRegistrationCode(t.Context(), u.ID)
 		must(t, "GetRegistrationCode", err)
 		equal(t, "renewed code", got, renewed)
-		err = s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")})
+		err = completeRegistration(t, s, u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")})
 		wantErr(t, "CompleteRegistration with the old code", err, store.ErrNotFound)
-		must(t, "CompleteRegistration with the new code", s.CompleteRegistration(t.Context(), u.ID, hash("new code"), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")}))
+		must(t, "CompleteRegistration with the new code", completeRegistration(t, s, u.ID, hash("new code"), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")}))
 	}},
 	{"a registered or unknown user gets no renewed code", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
-		must(t, "CompleteRegistration", s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")}))
+		must(t, "CompleteRegistration", completeRegistration(t, s, u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")}))
 		err := s.RenewRegistrationCode(t.Context(), store.RegistrationCode{UserID: u.ID, CodeHash: hash("again"), ExpiresAt: at(time.Hour)})
 		wantErr(t, "RenewRegistrationCode of a registered user", err, store.ErrNotFound)
 		_, err = s.GetRegistrationCode(t.Context(), u.ID)
@@ -53,7 +53,7 @@ var registrationTests = []test{
 		c1 := newCredential("cr-1", u, "cred-1")
 		c2 := newCredential("cr-2", u, "cred-2")
 		c2.CreatedAt = at(time.Second)
-		err := s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{c1, c2})
+		err := completeRegistration(t, s, u.ID, hash("code-"+u.ID), at(time.Minute), []store.Credential{c1, c2})
 		must(t, "CompleteRegistration", err)
 
 		got, err := s.GetUser(t.Context(), u.ID)
@@ -69,25 +69,21 @@ var registrationTests = []test{
 	}},
 	{"complete registration with a wrong code is not found and writes nothing", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
-		err := s.CompleteRegistration(t.Context(), u.ID, hash("wrong code"), at(time.Minute),
-			[]store.Credential{newCredential("cr-1", u, "cred-1")})
+		err := completeRegistration(t, s, u.ID, hash("wrong code"), at(time.Minute), []store.Credential{newCredential("cr-1", u, "cred-1")})
 		wantErr(t, "CompleteRegistration", err, store.ErrNotFound)
 		wantUnregistered(t, s, u)
 	}},
 	{"complete registration with an expired code is not found and writes nothing", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
-		err := s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), at(2*time.Hour),
-			[]store.Credential{newCredential("cr-1", u, "cred-1")})
+		err := completeRegistration(t, s, u.ID, hash("code-"+u.ID), at(2*time.Hour), []store.Credential{newCredential("cr-1", u, "cred-1")})
 		wantErr(t, "CompleteRegistration", err, store.ErrNotFound)
 		wantUnregistered(t, s, u)
 	}},
 	{"complete registration a second time is not found and adds nothing", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
 		first := newCredential("cr-1", u, "cred-1")
-		must(t, "first CompleteRegistration", s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), t0,
-			[]store.Credential{first}))
-		err := s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), t0,
-			[]store.Credential{newCredential("cr-2", u, "cred-2")})
+		must(t, "first CompleteRegistration", completeRegistration(t, s, u.ID, hash("code-"+u.ID), t0, []store.Credential{first}))
+		err := completeRegistration(t, s, u.ID, hash("code-"+u.ID), t0, []store.Credential{newCredential("cr-2", u, "cred-2")})
 		wantErr(t, "second CompleteRegistration", err, store.ErrNotFound)
 
 		creds, err := s.ListCredentials(t.Context(), u.ID)
@@ -99,7 +95,7 @@ var registrationTests = []test{
 		other := addUser(t, s, "us-2", o.ID, "bob@example.com")
 		mustCreateCredential(t, s, newCredential("cr-other", other, "cred-taken"))
 
-		err := s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), t0, []store.Credential{
+		err := completeRegistration(t, s, u.ID, hash("code-"+u.ID), t0, []store.Credential{
 			newCredential("cr-1", u, "cred-new"),
 			newCredential("cr-2", u, "cred-taken"),
 		})
@@ -109,12 +105,23 @@ var registrationTests = []test{
 		wantErr(t, "GetCredentialByCredID of the rolled back credential", err, store.ErrNotFound)
 
 		// The code was not spent: registering again with fresh credentials works.
-		must(t, "CompleteRegistration retried", s.CompleteRegistration(t.Context(), u.ID, hash("code-"+u.ID), t0,
-			[]store.Credential{newCredential("cr-1", u, "cred-new")}))
+		must(t, "CompleteRegistration retried", completeRegistration(t, s, u.ID, hash("code-"+u.ID), t0, []store.Credential{newCredential("cr-1", u, "cred-new")}))
 	}},
 	{"complete registration for an unknown user is not found", func(t *testing.T, s store.Store) {
-		seed(t, s)
-		err := s.CompleteRegistration(t.Context(), "us-unknown", hash("code-us-unknown"), t0, nil)
+		_, u := seed(t, s)
+		stranger := u
+		stranger.ID = "us-unknown"
+		err := completeRegistration(t, s, "us-unknown", hash("code-us-unknown"), t0, []store.Credential{newCredential("cr-1", stranger, "cred-1")})
 		wantErr(t, "CompleteRegistration", err, store.ErrNotFound)
 	}},
+}
+
+// completeRegistration completes u's registration as a ceremony would: its
+// result recorded under a fresh ceremony id, kept for an hour.
+func completeRegistration(t *testing.T, s store.Store, userID string, codeHash []byte, now time.Time, creds []store.Credential) error {
+	t.Helper()
+	return s.CompleteRegistration(t.Context(), store.Registration{
+		UserID: userID, CodeHash: codeHash, Now: now, Credentials: creds,
+		CeremonyID: store.NewID("ch"), RequestHash: hash("request of " + userID), ResultUntil: now.Add(time.Hour),
+	})
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		secretTests,
 		timeTests,
 		expiryTests,
+		hardeningTests,
 	}
 	for _, group := range groups {
 		for _, tc := range group {
@@ -248,13 +249,29 @@ func signedWith(a store.UserAction, u store.User, auditID string, now time.Time)
 	}
 }
 
-// allAudit lists every audit entry of an org the suite can have written.
+// allAudit returns every audit entry of an org the suite can have written,
+// whole (GetAuditEntry of each listed one), and checks that the listing
+// showed each without its large columns.
 func allAudit(t *testing.T, s store.Store, orgID string) []store.AuditEntry {
 	t.Helper()
 	entries, err := s.ListAuditEntries(t.Context(),
 		store.AuditQuery{OrgID: orgID, Start: at(-24 * time.Hour), End: at(24 * time.Hour), Limit: 1000})
 	must(t, "ListAuditEntries", err)
-	return entries
+	whole := make([]store.AuditEntry, 0, len(entries))
+	for _, e := range entries {
+		full, err := s.GetAuditEntry(t.Context(), orgID, e.ID)
+		must(t, "GetAuditEntry", err)
+		equal(t, "listed audit entry "+e.ID, e, listed(full))
+		whole = append(whole, full)
+	}
+	return whole
+}
+
+// listed is e as ListAuditEntries shows it: without the payload, the
+// assertion and the public key.
+func listed(e store.AuditEntry) store.AuditEntry {
+	e.Payload, e.ClientData, e.AuthenticatorData, e.Signature, e.CredentialPublicKey = nil, nil, nil, nil, ""
+	return e
 }
 
 // must stops the test when a call that sets up the behaviour fails.
