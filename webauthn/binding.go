@@ -8,25 +8,34 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
 // ErrStrictJSON: a body that is not strict JSON: invalid UTF-8, a duplicate
-// key, two keys that differ only in case, or trailing data.
+// key, two keys that fold together, nesting deeper than MaxJSONDepth, or
+// trailing data.
 var ErrStrictJSON = errors.New("body is not strict JSON")
 
+// MaxJSONDepth bounds how deeply objects and arrays nest in a strict body.
+// The parser recurses per level; without a bound a megabyte of "[" costs
+// hundreds of megabytes of stack. Real request bodies nest a few levels.
+const MaxJSONDepth = 64
+
 // ParseStrictJSON parses one JSON value and refuses what would let two
-// parsers disagree about it: invalid UTF-8, duplicate keys and keys that
-// differ only in case (Go's decoder matches struct fields
-// case-insensitively, so {"name":…,"Name":…} is ambiguous). Numbers stay
-// json.Number, compared by their literal.
+// parsers disagree about it: invalid UTF-8, duplicate keys, and keys that
+// are one field to Go's decoder, which matches struct fields under Unicode
+// simple case folding ({"name":…,"Name":…}, or "operations" and
+// "operationſ" with U+017F LATIN SMALL LETTER LONG S, are ambiguous: a
+// JavaScript reader sees two keys where Go sees one). Nesting is bounded by
+// MaxJSONDepth. Numbers stay json.Number, compared by their literal.
 func ParseStrictJSON(b []byte) (any, error) {
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("invalid UTF-8: %w", ErrStrictJSON)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	v, err := strictValue(dec)
+	v, err := strictValue(dec, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -36,39 +45,41 @@ func ParseStrictJSON(b []byte) (any, error) {
 	return v, nil
 }
 
-func strictValue(dec *json.Decoder) (any, error) {
+func strictValue(dec *json.Decoder, depth int) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStrictJSON, err)
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			return strictObject(dec)
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := strictValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrStrictJSON, err)
-			}
-			return arr, nil
-		}
-		return nil, fmt.Errorf("unexpected %v: %w", t, ErrStrictJSON)
-	default:
-		return t, nil
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil
 	}
+	if depth >= MaxJSONDepth {
+		return nil, fmt.Errorf("nested deeper than %d levels: %w", MaxJSONDepth, ErrStrictJSON)
+	}
+	switch d {
+	case '{':
+		return strictObject(dec, depth+1)
+	case '[':
+		arr := []any{}
+		for dec.More() {
+			v, err := strictValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStrictJSON, err)
+		}
+		return arr, nil
+	}
+	return nil, fmt.Errorf("unexpected %v: %w", d, ErrStrictJSON)
 }
 
-func strictObject(dec *json.Decoder) (any, error) {
+func strictObject(dec *json.Decoder, depth int) (any, error) {
 	obj := map[string]any{}
-	folded := map[string]bool{}
+	folded := map[string]string{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -78,11 +89,12 @@ func strictObject(dec *json.Decoder) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("object key is not a string: %w", ErrStrictJSON)
 		}
-		if folded[strings.ToLower(key)] {
-			return nil, fmt.Errorf("duplicate or case-variant key %q: %w", key, ErrStrictJSON)
+		fk := FoldKey(key)
+		if first, seen := folded[fk]; seen {
+			return nil, fmt.Errorf("keys %q and %q are one field to a case-insensitive decoder: %w", first, key, ErrStrictJSON)
 		}
-		folded[strings.ToLower(key)] = true
-		v, err := strictValue(dec)
+		folded[fk] = key
+		v, err := strictValue(dec, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -92,6 +104,30 @@ func strictObject(dec *json.Decoder) (any, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStrictJSON, err)
 	}
 	return obj, nil
+}
+
+// FoldKey is the form under which encoding/json matches an object key to a
+// struct field: every rune replaced by the smallest rune of its Unicode
+// simple-folding orbit (encoding/json's foldName), so FoldKey(a) ==
+// FoldKey(b) exactly when the decoder would treat a and b as one name.
+func FoldKey(key string) string {
+	var b strings.Builder
+	b.Grow(len(key))
+	for _, r := range key {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+// foldRune returns the smallest rune of r's simple-folding orbit.
+func foldRune(r rune) rune {
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
 }
 
 // PayloadEqual tells whether a request body is the payload that was signed:

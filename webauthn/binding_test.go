@@ -1,9 +1,25 @@
 package webauthn
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 )
+
+// decodesInto tells whether encoding/json puts the value of key into a
+// struct field tagged field.
+func decodesInto(t testing.TB, key, field string) bool {
+	t.Helper()
+	typ := reflect.StructOf([]reflect.StructField{{Name: "F", Type: reflect.TypeFor[*int](), Tag: reflect.StructTag(`json:"` + field + `"`)}})
+	v := reflect.New(typ)
+	body, _ := json.Marshal(map[string]int{key: 1})
+	if err := json.Unmarshal(body, v.Interface()); err != nil {
+		t.Fatal(err)
+	}
+	return !v.Elem().Field(0).IsNil()
+}
 
 func TestPayloadEqual(t *testing.T) {
 	cases := []struct {
@@ -37,13 +53,55 @@ func TestPayloadEqual(t *testing.T) {
 }
 
 func TestParseStrictJSON(t *testing.T) {
-	for _, bad := range []string{`{"a":1,"a":2}`, `{"a":{"b":1,"B":2}}`, `[{"x":1,"X":1}]`, "\"\xff\"", `{"a":1} {}`, `{"a":`} {
+	for _, bad := range []string{
+		`{"a":1,"a":2}`, `{"a":{"b":1,"B":2}}`, `[{"x":1,"X":1}]`, "\"\xff\"", `{"a":1} {}`, `{"a":`,
+		// One field to encoding/json, two keys to JavaScript: U+017F LONG S
+		// folds to s, U+212A KELVIN SIGN to k.
+		`{"operations":["Auth:Users:Read"],"operationſ":["Auth:Users:Delete"]}`,
+		`{"kind":"Key","Kind":"Fido2"}`,
+		strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1),
+		`{"a":` + strings.Repeat(`{"a":`, MaxJSONDepth) + `1` + strings.Repeat("}", MaxJSONDepth+1),
+	} {
 		if _, err := ParseStrictJSON([]byte(bad)); !errors.Is(err, ErrStrictJSON) {
-			t.Errorf("ParseStrictJSON(%q) = %v, want ErrStrictJSON", bad, err)
+			t.Errorf("ParseStrictJSON(%.80q) = %v, want ErrStrictJSON", bad, err)
 		}
 	}
-	if _, err := ParseStrictJSON([]byte(`{"a":[1,{"b":null}],"c":"ü"}`)); err != nil {
-		t.Errorf("valid JSON refused: %v", err)
+	for _, good := range []string{
+		`{"a":[1,{"b":null}],"c":"ü"}`,
+		strings.Repeat("[", MaxJSONDepth) + strings.Repeat("]", MaxJSONDepth),
+		`{"straße":1,"strasse":2}`, // ß does not simply fold to ss: two fields to Go as well
+	} {
+		if _, err := ParseStrictJSON([]byte(good)); err != nil {
+			t.Errorf("ParseStrictJSON(%.80q) refused valid JSON: %v", good, err)
+		}
+	}
+}
+
+func TestDeepNestingIsCheap(t *testing.T) {
+	// A megabyte of "[" once cost 0.7 s and ~450 MB of stack; the depth
+	// bound stops the parse at the 65th level.
+	body := []byte(strings.Repeat("[", 1<<20))
+	allocs := testing.AllocsPerRun(1, func() {
+		if _, err := ParseStrictJSON(body); !errors.Is(err, ErrStrictJSON) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	if allocs > 10_000 {
+		t.Fatalf("refusing a deep body took %.0f allocations", allocs)
+	}
+}
+
+func TestFoldKeyMatchesTheDecoder(t *testing.T) {
+	for _, tc := range []struct {
+		key, field string
+	}{
+		{"operations", "operations"}, {"OPERATIONS", "operations"}, {"operationſ", "operations"},
+		{"Kind", "kind"}, {"name", "Name"}, {"straße", "strasse"}, {"ǅ", "ǆ"},
+	} {
+		decoded := decodesInto(t, tc.key, tc.field)
+		if folded := FoldKey(tc.key) == FoldKey(tc.field); folded != decoded {
+			t.Errorf("key %q, field %q: FoldKey equal = %v, encoding/json matched = %v", tc.key, tc.field, folded, decoded)
+		}
 	}
 }
 
