@@ -23,6 +23,11 @@ func decodeJSON(c echo.Context, dst any) error {
 	if err != nil {
 		return err
 	}
+	return decodeBody(body, dst)
+}
+
+// decodeBody is decodeJSON on a body already read.
+func decodeBody(body []byte, dst any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		body = []byte("{}")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 
@@ -139,12 +140,17 @@ func (s *Server) finishRegistration(c echo.Context) (store.User, store.Credentia
 	if err != nil {
 		return store.User{}, store.Credential{}, err
 	}
-	var req registrationRequest
-	if err := decodeJSON(c, &req); err != nil {
+	body, err := readBody(c)
+	if err != nil {
 		return store.User{}, store.Credential{}, err
 	}
-	nc, _ := req.FirstFactorCredential.toDomain("firstFactorCredential") // validated by decodeJSON
-	u, cred, err := s.ceremonies.FinishRegistration(c.Request().Context(), claims.ID, nc)
+	var req registrationRequest
+	if err := decodeBody(body, &req); err != nil {
+		return store.User{}, store.Credential{}, err
+	}
+	nc, _ := req.FirstFactorCredential.toDomain("firstFactorCredential") // validated by decodeBody
+	sum := sha256.Sum256(body)
+	u, cred, err := s.ceremonies.FinishRegistration(c.Request().Context(), claims.ID, sum[:], nc)
 	if err != nil {
 		return store.User{}, store.Credential{}, fmt.Errorf("finish registration: %w", err)
 	}

@@ -107,7 +107,7 @@ func (cs *Ceremonies) BeginAction(ctx context.Context, id Identity, req ActionRe
 	if ch.Data, err = json.Marshal(data); err != nil {
 		return LoginChallenge{}, fmt.Errorf("encode action data: %w", err)
 	}
-	if err := cs.store.CreateChallenge(ctx, ch); err != nil {
+	if err := cs.store.CreateChallengeCapped(ctx, ch, cs.opts.MaxOpenChallenges); err != nil {
 		return LoginChallenge{}, fmt.Errorf("store action challenge: %w", err)
 	}
 	return lc, nil
@@ -159,8 +159,8 @@ func (cs *Ceremonies) FinishAction(ctx context.Context, id Identity, challengeID
 		return store.UserAction{}, err
 	}
 	use.Purpose = store.UseSign
-	if err := cs.store.RecordCredentialUse(ctx, cred.ID, use); err != nil {
-		return store.UserAction{}, fmt.Errorf("record use of %s: %w", cred.ID, err)
+	if err := cs.recordUse(ctx, cred, use); err != nil {
+		return store.UserAction{}, err
 	}
 	now := cs.opts.Now().UTC()
 	ua := store.UserAction{
@@ -192,14 +192,16 @@ func (cs *Ceremonies) CheckAction(ctx context.Context, id Identity, actionID, me
 		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s: %w", ua.ID, store.ErrActionUsed)
 	case !cs.opts.Now().Before(ua.ExpiresAt):
 		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s expired: %w", ua.ID, ErrActionInvalid)
-	case ua.IdentityID != id.ID || ua.OrgID != id.OrgID:
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s of %s used by %s: %w", ua.ID, ua.IdentityID, id.ID, ErrActionMismatch)
-	case ua.Method != method:
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s signed %s, request is %s: %w", ua.ID, ua.Method, method, ErrActionMismatch)
-	case ua.Path != ActionPath(path):
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s signed path %q, request is %q: %w", ua.ID, ua.Path, path, ErrActionMismatch)
-	case !PayloadEqual(ua.Payload, body):
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s signed another body: %w", ua.ID, ErrActionMismatch)
+	}
+	if why := mismatch(ua, id, method, path, body); why != "" {
+		spent, err := cs.store.RecordUserActionMismatch(ctx, ua.ID, cs.opts.Now().UTC(), cs.opts.ActionMismatches)
+		if err != nil {
+			return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s %s; count the mismatch: %w", ua.ID, why, err)
+		}
+		if spent {
+			why += " (spent: too many mismatched uses)"
+		}
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s %s: %w", ua.ID, why, ErrActionMismatch)
 	}
 	cred, err := cs.store.GetCredential(ctx, ua.CredentialID)
 	if err != nil {
@@ -209,4 +211,20 @@ func (cs *Ceremonies) CheckAction(ctx context.Context, id Identity, actionID, me
 		return store.UserAction{}, store.Credential{}, fmt.Errorf("credential %s was deactivated after signing: %w", cred.ID, ErrActionInvalid)
 	}
 	return ua, cred, nil
+}
+
+// mismatch says how a request differs from what a user action was signed
+// for, or "" when it is the same identity, method, path and body.
+func mismatch(ua store.UserAction, id Identity, method, path string, body []byte) string {
+	switch {
+	case ua.IdentityID != id.ID || ua.OrgID != id.OrgID:
+		return fmt.Sprintf("of %s used by %s", ua.IdentityID, id.ID)
+	case ua.Method != method:
+		return fmt.Sprintf("signed %s, request is %s", ua.Method, method)
+	case ua.Path != ActionPath(path):
+		return fmt.Sprintf("signed path %q, request is %q", ua.Path, path)
+	case !PayloadEqual(ua.Payload, body):
+		return "signed another body"
+	}
+	return ""
 }

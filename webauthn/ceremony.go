@@ -26,15 +26,18 @@ type Store interface {
 	GetUserByHandle(ctx context.Context, handle string) (store.User, error)
 	GetRegistrationCode(ctx context.Context, userID string) (store.RegistrationCode, error)
 	RenewRegistrationCode(ctx context.Context, code store.RegistrationCode) error
-	CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []store.Credential) error
+	CompleteRegistration(ctx context.Context, r store.Registration) error
+	GetRegistrationResult(ctx context.Context, ceremonyID string, now time.Time) (store.RegistrationResult, error)
 	GetCredentialByCredID(ctx context.Context, credID string) (store.Credential, error)
 	ListCredentials(ctx context.Context, userID string) ([]store.Credential, error)
 	RecordCredentialUse(ctx context.Context, id string, use store.CredentialUse) error
 	CreateChallenge(ctx context.Context, c store.Challenge) error
+	CreateChallengeCapped(ctx context.Context, c store.Challenge, maxOpen int) error
 	ConsumeChallenge(ctx context.Context, id string, now time.Time) (store.Challenge, error)
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	CreateUserAction(ctx context.Context, a store.UserAction) error
 	GetUserAction(ctx context.Context, id string) (store.UserAction, error)
+	RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (bool, error)
 }
 
 // Options configure the ceremonies. RP id, name and origins come from
@@ -47,7 +50,13 @@ type Options struct {
 	ActionTTL        time.Duration // lifetime of a user-action token, default 5 min
 	CodeTTL          time.Duration // registration code lifetime, default 24 h
 	UserVerification string        // "required" (default), "preferred" or "discouraged"
-	DecoyKey         []byte        // keys the decoy credential ids of unknown users
+	// MaxOpenChallenges caps the open action and credential challenges of
+	// one identity (default 32): asking for more replaces the oldest.
+	MaxOpenChallenges int
+	// ActionMismatches is how many uses of a user action on a request it was
+	// not signed for spend it (default 3).
+	ActionMismatches int
+	DecoyKey         []byte // keys the decoy credential ids of unknown users
 	Now              func() time.Time
 	Logger           *slog.Logger
 }
@@ -72,6 +81,12 @@ func New(st Store, opts Options) (*Ceremonies, error) {
 	}
 	if opts.UserVerification == "" {
 		opts.UserVerification = "required"
+	}
+	if opts.MaxOpenChallenges == 0 {
+		opts.MaxOpenChallenges = 32
+	}
+	if opts.ActionMismatches == 0 {
+		opts.ActionMismatches = 3
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -119,6 +134,9 @@ func (o Options) validate() error {
 	}
 	if o.ChallengeTTL < 0 || o.CodeTTL < 0 {
 		errs = append(errs, errors.New("lifetimes must be positive"))
+	}
+	if o.MaxOpenChallenges < 1 || o.ActionMismatches < 1 {
+		errs = append(errs, errors.New("the open-challenge cap and the mismatch limit must be at least 1"))
 	}
 	return errors.Join(errs...)
 }

@@ -48,10 +48,10 @@ func (cs *Ceremonies) BeginCredential(ctx context.Context, id Identity, kind str
 		return CredentialChallenge{}, fmt.Errorf("encode credential data: %w", err)
 	}
 	now := cs.opts.Now().UTC()
-	err = cs.store.CreateChallenge(ctx, store.Challenge{
+	err = cs.store.CreateChallengeCapped(ctx, store.Challenge{
 		ID: cc.ID, Purpose: store.PurposeCredential, Challenge: cc.Challenge, OrgID: id.OrgID, UserID: u.ID,
 		TokenID: id.TokenID, Data: data, CreatedAt: now, ExpiresAt: now.Add(cs.opts.ChallengeTTL),
-	})
+	}, cs.opts.MaxOpenChallenges)
 	if err != nil {
 		return CredentialChallenge{}, fmt.Errorf("store credential challenge: %w", err)
 	}

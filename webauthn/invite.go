@@ -111,6 +111,7 @@ func (cs *Ceremonies) makeOwner(inv *Invited) {
 	inv.User.OrgID = org.ID
 	inv.Invitation.User.OrgID = org.ID
 	inv.Invitation.Org = &org
+	inv.Invitation.FirstOrg = true
 	perm := store.Permission{
 		ID: store.NewID("pm"), OrgID: org.ID, Name: FullAdminPermission, Operations: FullAdminOperations,
 		IsImmutable: true, CreatedAt: now, UpdatedAt: now,

@@ -165,10 +165,26 @@ func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Ass
 		return store.User{}, store.Credential{}, err
 	}
 	use.Purpose = store.UseLogin
-	if err := cs.store.RecordCredentialUse(ctx, cred.ID, use); err != nil {
-		return store.User{}, store.Credential{}, fmt.Errorf("record use of %s: %w", cred.ID, err)
+	if err := cs.recordUse(ctx, cred, use); err != nil {
+		return store.User{}, store.Credential{}, err
 	}
 	return u, cred, nil
+}
+
+// recordUse stores a verified assertion's counter and flags. The store
+// checks, in the same statement, that the counter still grows and the
+// credential is still active: an assertion that lost a race to another
+// with the same counter (a clone's) or whose credential was deactivated
+// meanwhile fails like a bad signature.
+func (cs *Ceremonies) recordUse(ctx context.Context, cred store.Credential, use store.CredentialUse) error {
+	err := cs.store.RecordCredentialUse(ctx, cred.ID, use)
+	if errors.Is(err, store.ErrSignCount) || errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("record use of %s: %w: %w", cred.ID, err, ErrVerification)
+	}
+	if err != nil {
+		return fmt.Errorf("record use of %s: %w", cred.ID, err)
+	}
+	return nil
 }
 
 // checkDiscoverable: a usernameless login must be a Fido2 assertion whose

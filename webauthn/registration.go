@@ -101,8 +101,17 @@ func (cs *Ceremonies) checkInvitation(ctx context.Context, orgID, username, code
 // FinishRegistration burns the registration challenge, verifies the new
 // credential against it and, in one store transaction, consumes the
 // registration code, stores the credential and marks the user registered.
-func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string, nc NewCredential) (store.User, store.Credential, error) {
+// requestHash (SHA-256 of the request's exact body) is recorded with the
+// result: the same request sent again while the challenge would still have
+// been valid, because its answer was lost, gets the same result instead of
+// a refusal. Any other request for a finished ceremony is ErrChallenge.
+func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string, requestHash []byte, nc NewCredential) (store.User, store.Credential, error) {
 	ch, err := cs.consume(ctx, challengeID, store.PurposeRegistration)
+	if errors.Is(err, ErrChallenge) {
+		if u, cred, ok := cs.repeatedRegistration(ctx, challengeID, requestHash); ok {
+			return u, cred, nil
+		}
+	}
 	if err != nil {
 		return store.User{}, store.Credential{}, err
 	}
@@ -118,7 +127,10 @@ func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string
 	if err != nil {
 		return store.User{}, store.Credential{}, err
 	}
-	err = cs.store.CompleteRegistration(ctx, u.ID, data.CodeHash, cs.opts.Now(), []store.Credential{cred})
+	err = cs.store.CompleteRegistration(ctx, store.Registration{
+		UserID: u.ID, CodeHash: data.CodeHash, Now: cs.opts.Now(), Credentials: []store.Credential{cred},
+		CeremonyID: ch.ID, RequestHash: requestHash, ResultUntil: ch.ExpiresAt,
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, store.Credential{}, fmt.Errorf("complete registration of %s: %w", u.ID, ErrInvitation)
 	}
@@ -127,6 +139,25 @@ func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string
 	}
 	u.IsRegistered = true
 	return u, cred, nil
+}
+
+// repeatedRegistration returns the result of the completed ceremony
+// challengeID when requestHash is the hash of the request that completed
+// it.
+func (cs *Ceremonies) repeatedRegistration(ctx context.Context, challengeID string, requestHash []byte) (store.User, store.Credential, bool) {
+	r, err := cs.store.GetRegistrationResult(ctx, challengeID, cs.opts.Now())
+	if err != nil || len(requestHash) == 0 || subtle.ConstantTimeCompare(r.RequestHash, requestHash) != 1 {
+		return store.User{}, store.Credential{}, false
+	}
+	u, err := cs.store.GetUser(ctx, r.UserID)
+	if err != nil || !u.IsActive {
+		return store.User{}, store.Credential{}, false
+	}
+	cred, err := cs.store.GetCredential(ctx, r.CredentialID)
+	if err != nil || !cred.IsActive {
+		return store.User{}, store.Credential{}, false
+	}
+	return u, cred, true
 }
 
 // verifyNewCredential checks a new credential's attestation of the
