@@ -8,23 +8,40 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"countersign/store"
+	"countersign/token"
 )
 
-// operations returns what the caller may do. A person and a service
-// account hold the operations of their assignments; a PAT never holds more
-// than its user: the user's operations, narrowed to the PAT's own
-// assignments when it has any (spec §6).
+// operations returns what the caller may do: the operations of its
+// identity (see identityOperations), read on every request.
 func (s *Server) operations(ctx context.Context, caller Caller) (map[string]bool, error) {
-	userOps, _, err := s.assignedOperations(ctx, caller.User.ID)
-	if err != nil {
-		return nil, err
+	at := caller.Access
+	if at == nil && caller.Token.Kind == store.TokenPAT {
+		return nil, fmt.Errorf("PAT caller %s without its token: %w", caller.Token.ID, token.ErrInvalid)
 	}
 	if caller.Token.Kind != store.TokenPAT {
-		return userOps, nil
+		at = nil // a service account holds its user's operations
 	}
-	patOps, n, err := s.assignedOperations(ctx, caller.Token.ID)
-	if err != nil || n == 0 {
+	return s.identityOperations(ctx, caller.User.ID, at)
+}
+
+// identityOperations returns what an identity may do. A person and a
+// service account hold the operations of their assignments. A PAT never
+// holds more than its user (spec §6): created without a permission it
+// holds all of its user's operations; created with one (scope
+// AssignedOnly) it holds its user's operations that its own assignments
+// grant, and nothing when it has none left: it never falls back to the
+// user's.
+func (s *Server) identityOperations(ctx context.Context, userID string, pat *store.AccessToken) (map[string]bool, error) {
+	userOps, _, err := s.assignedOperations(ctx, userID)
+	if err != nil || pat == nil || pat.Scope == store.ScopeAllUserOperations {
 		return userOps, err
+	}
+	if pat.Scope != store.ScopeAssignedOnly {
+		return map[string]bool{}, nil // an unknown scope grants nothing
+	}
+	patOps, _, err := s.assignedOperations(ctx, pat.ID)
+	if err != nil {
+		return nil, err
 	}
 	for op := range userOps {
 		if !patOps[op] {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -173,7 +174,16 @@ func (s *Server) updatePermission(c echo.Context) error {
 		return err
 	}
 	if req.Operations != nil {
-		if err := s.requireHolds(c.Request().Context(), callerFrom(c), *req.Operations); err != nil {
+		ctx, caller := c.Request().Context(), callerFrom(c)
+		if err := s.requireHolds(ctx, caller, *req.Operations); err != nil {
+			return err
+		}
+		perm, err := s.orgPermission(c)
+		if err != nil {
+			return err
+		}
+		// Operations it loses are taken from everyone holding it.
+		if err := s.requireAuthorityToShrink(ctx, caller, perm, *req.Operations); err != nil {
 			return err
 		}
 	}
@@ -191,9 +201,25 @@ func (r *archivePermissionRequest) validate() error {
 	return nil
 }
 
+// archivePermission archives a permission, which takes its operations from
+// everyone holding it (the caller needs authority over them), or
+// unarchives it, which grants them again (the caller must hold them).
 func (s *Server) archivePermission(c echo.Context) error {
 	var req archivePermissionRequest
 	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	perm, err := s.orgPermission(c)
+	if err != nil {
+		return err
+	}
+	ctx, caller := c.Request().Context(), callerFrom(c)
+	if *req.IsArchived && !perm.IsArchived {
+		err = s.requireAuthorityToShrink(ctx, caller, perm, nil)
+	} else if !*req.IsArchived && perm.IsArchived {
+		err = s.requireHolds(ctx, caller, perm.Operations)
+	}
+	if err != nil {
 		return err
 	}
 	return s.patchPermission(c, store.PermissionPatch{IsArchived: req.IsArchived})
@@ -240,6 +266,9 @@ func (s *Server) createAssignment(c echo.Context) error {
 		return err
 	}
 	if err := s.requireHolds(ctx, caller, perm.Operations); err != nil {
+		return err
+	}
+	if err := s.requireScoped(ctx, req.IdentityID); err != nil {
 		return err
 	}
 	now := s.opts.Now().UTC()
@@ -300,11 +329,50 @@ func (s *Server) listAssignments(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// requireScoped refuses to assign a permission to a PAT created without
+// one: it holds all of its user's operations, fixed at creation (spec
+// §6), so an assignment would not narrow it.
+func (s *Server) requireScoped(ctx context.Context, identityID string) error {
+	if !strings.HasPrefix(identityID, "to-") {
+		return nil
+	}
+	t, err := s.store.GetAccessToken(ctx, identityID)
+	if err != nil {
+		return fmt.Errorf("load token %s: %w", identityID, err)
+	}
+	if t.Scope != store.ScopeAssignedOnly {
+		return &APIError{
+			Status: http.StatusBadRequest, Code: "pat_not_scoped",
+			Message: fmt.Sprintf("token %s was created without a permission and holds all of its user's operations; "+
+				"an assignment would not narrow it: create a token with permissionId instead", identityID),
+		}
+	}
+	return nil
+}
+
 // deleteAssignment revokes an assignment: 204 with no body (spec §1.5).
+// The caller needs authority over the identity losing it, and the last
+// active administrator keeps full administration.
 func (s *Server) deleteAssignment(c echo.Context) error {
 	perm, err := s.orgPermission(c)
 	if err != nil {
 		return err
+	}
+	ctx, caller := c.Request().Context(), callerFrom(c)
+	a, err := s.store.GetAssignment(ctx, perm.OrgID, c.Param("assignmentId"))
+	if err != nil {
+		return fmt.Errorf("load assignment %s: %w", c.Param("assignmentId"), err)
+	}
+	if a.PermissionID != perm.ID {
+		return fmt.Errorf("assignment %s is of permission %s: %w", a.ID, a.PermissionID, store.ErrNotFound)
+	}
+	if err := s.requireAuthorityOver(ctx, caller, a.IdentityID, "revoke "+perm.Name+" from"); err != nil {
+		return err
+	}
+	if perm.Name == webauthn.FullAdminPermission && strings.HasPrefix(a.IdentityID, "us-") {
+		if err := s.requireAdminRemains(ctx, perm.OrgID, a.IdentityID); err != nil {
+			return err
+		}
 	}
 	if err := s.store.DeleteAssignmentSigned(c.Request().Context(), s.signedChange(c), perm.OrgID, perm.ID, c.Param("assignmentId")); err != nil {
 		return fmt.Errorf("revoke assignment %s: %w", c.Param("assignmentId"), err)

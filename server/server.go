@@ -46,6 +46,9 @@ type Store interface {
 	CreateAssignmentSigned(ctx context.Context, s store.Signed, a store.Assignment) error
 	ListPermissionAssignments(ctx context.Context, q store.PageQuery, permissionID string) ([]store.Assignment, error)
 	DeleteAssignmentSigned(ctx context.Context, s store.Signed, orgID, permissionID, assignmentID string) error
+	GetAssignment(ctx context.Context, orgID, id string) (store.Assignment, error)
+	ListPermissionHolders(ctx context.Context, orgID, permissionID string) ([]string, error)
+	Ping(ctx context.Context) error
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 }

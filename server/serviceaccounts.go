@@ -151,7 +151,8 @@ func (s *Server) archiveServiceAccount(c echo.Context) error {
 }
 
 // patchServiceAccount changes a service account; deactivating or archiving
-// it stops its tokens at once (every request checks the user).
+// it stops its tokens at once (every request checks the user). The caller
+// must hold every operation of the service account.
 func (s *Server) patchServiceAccount(c echo.Context, p store.UserPatch) error {
 	u, err := s.orgServiceAccount(c)
 	if err != nil {
@@ -161,6 +162,9 @@ func (s *Server) patchServiceAccount(c echo.Context, p store.UserPatch) error {
 		return badRequest("an archived service account cannot be activated", nil)
 	}
 	ctx := c.Request().Context()
+	if err := s.requireAuthorityOver(ctx, callerFrom(c), u.ID, "change the service account"); err != nil {
+		return err
+	}
 	if err := s.store.UpdateUserSigned(ctx, s.signedChange(c), u.OrgID, u.ID, p); err != nil {
 		return fmt.Errorf("update service account %s: %w", u.ID, err)
 	}

@@ -32,6 +32,7 @@ type accessTokenView struct {
 	LinkedAppID           string           `json:"linkedAppId"`
 	OrgID                 string           `json:"orgId"`
 	PermissionAssignments []assignmentInfo `json:"permissionAssignments"`
+	Scope                 string           `json:"scope"`
 	AccessToken           string           `json:"accessToken,omitempty"`
 	ExternalID            string           `json:"externalId,omitempty"`
 	IsArchived            bool             `json:"isArchived"`
@@ -64,7 +65,7 @@ func (s *Server) accessTokenView(c echo.Context, t store.AccessToken) (accessTok
 	v := accessTokenView{
 		TokenID: t.ID, Kind: t.Kind, Name: t.Name, CredID: cred.CredID, PublicKey: string(cred.PublicKey),
 		IsActive: t.IsActive, DateCreated: isoTime(t.CreatedAt), LinkedUserID: t.UserID, LinkedAppID: linkedAppID(t.OrgID),
-		OrgID: t.OrgID, PermissionAssignments: assignments, ExternalID: t.ExternalID, IsArchived: t.IsArchived,
+		OrgID: t.OrgID, PermissionAssignments: assignments, Scope: t.Scope, ExternalID: t.ExternalID, IsArchived: t.IsArchived,
 		ExpiresAt: isoTime(t.ExpiresAt), LastUsedFor: t.LastUsedFor,
 	}
 	if t.LastUsedAt != nil {
@@ -132,13 +133,19 @@ func normalizePEM(p string) string {
 
 // newAccessToken prepares a token of kind for user, with its Key credential
 // and, when the request names one, the permission assignment: the caller
-// must hold every operation of that permission.
+// must hold every operation of that permission. A PAT's scope is fixed
+// here (spec §6): with a permission it holds only what is assigned to it,
+// without one all of its user's operations.
 func (s *Server) newAccessToken(c echo.Context, kind string, u store.User, req tokenKey, assignTo func(tokenID string) string) (store.AccessToken, store.Credential, *store.Assignment, error) {
 	ctx := c.Request().Context()
 	now := s.opts.Now().UTC()
 	t := store.AccessToken{
 		ID: store.NewID("to"), OrgID: u.OrgID, Kind: kind, Name: strings.TrimSpace(req.Name), UserID: u.ID,
 		ExternalID: req.ExternalID, IsActive: true, CreatedAt: now, ExpiresAt: now.Add(req.validity()),
+		Scope: store.ScopeAllUserOperations,
+	}
+	if kind == store.TokenPAT && req.PermissionID != "" {
+		t.Scope = store.ScopeAssignedOnly
 	}
 	credID := make([]byte, 32)
 	if _, err := rand.Read(credID); err != nil {
@@ -205,6 +212,7 @@ type accessTokenList struct {
 	Items []accessTokenView `json:"items"`
 }
 
+// listPATs lists the caller's PATs; a PAT sees only itself.
 func (s *Server) listPATs(c echo.Context) error {
 	caller := callerFrom(c)
 	ts, err := s.store.ListAccessTokens(c.Request().Context(), store.AccessTokenQuery{OrgID: caller.User.OrgID, UserID: caller.User.ID, Kind: store.TokenPAT})
@@ -213,6 +221,9 @@ func (s *Server) listPATs(c echo.Context) error {
 	}
 	out := accessTokenList{Items: make([]accessTokenView, 0, len(ts))}
 	for _, t := range ts {
+		if caller.Token.Kind == store.TokenPAT && t.ID != caller.Token.ID {
+			continue
+		}
 		v, err := s.accessTokenView(c, t)
 		if err != nil {
 			return err
@@ -222,7 +233,8 @@ func (s *Server) listPATs(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// ownPAT loads a PAT of the caller's user; anything else is not found.
+// ownPAT loads a PAT of the caller's user; anything else is not found. A
+// PAT manages only itself: only people manage their other PATs (spec §6).
 func (s *Server) ownPAT(c echo.Context) (store.AccessToken, error) {
 	caller := callerFrom(c)
 	t, err := s.store.GetAccessToken(c.Request().Context(), c.Param("tokenId"))
@@ -231,6 +243,9 @@ func (s *Server) ownPAT(c echo.Context) (store.AccessToken, error) {
 	}
 	if t.Kind != store.TokenPAT || t.UserID != caller.User.ID || t.OrgID != caller.User.OrgID {
 		return store.AccessToken{}, fmt.Errorf("PAT %s is not the caller's: %w", t.ID, store.ErrNotFound)
+	}
+	if caller.Token.Kind == store.TokenPAT && caller.Token.ID != t.ID {
+		return store.AccessToken{}, fmt.Errorf("PAT %s may not manage its user's PAT %s: %w", caller.Token.ID, t.ID, store.ErrNotFound)
 	}
 	return t, nil
 }

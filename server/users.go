@@ -216,7 +216,8 @@ func (s *Server) archiveUser(c echo.Context) error {
 
 // patchUser changes a person (service accounts have their own routes).
 // Nobody locks themselves out: the caller cannot deactivate or archive its
-// own user.
+// own user. Nobody changes someone stronger: the caller must hold every
+// operation of the user. And the last active administrator stays.
 func (s *Server) patchUser(c echo.Context, p store.UserPatch, disables bool) error {
 	u, err := s.orgUser(c, c.Param("userId"))
 	if err != nil {
@@ -225,13 +226,22 @@ func (s *Server) patchUser(c echo.Context, p store.UserPatch, disables bool) err
 	if u.IsServiceAccount {
 		return fmt.Errorf("user %s is a service account: %w", u.ID, store.ErrNotFound)
 	}
-	if disables && u.ID == callerFrom(c).User.ID {
+	caller := callerFrom(c)
+	if disables && u.ID == caller.User.ID {
 		return badRequest("you cannot deactivate or archive your own user", nil)
 	}
 	if p.IsActive != nil && *p.IsActive && u.IsArchived {
 		return badRequest("an archived user cannot be activated", nil)
 	}
 	ctx := c.Request().Context()
+	if err := s.requireAuthorityOver(ctx, caller, u.ID, "change the user"); err != nil {
+		return err
+	}
+	if disables {
+		if err := s.requireAdminRemains(ctx, u.OrgID, u.ID); err != nil {
+			return err
+		}
+	}
 	if err := s.store.UpdateUserSigned(ctx, s.signedChange(c), u.OrgID, u.ID, p); err != nil {
 		return fmt.Errorf("update user %s: %w", u.ID, err)
 	}
