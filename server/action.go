@@ -59,13 +59,17 @@ func (s *Server) actionInit(c echo.Context) error {
 	}
 	caller := callerFrom(c)
 	ctx := c.Request().Context()
+	method := strings.ToUpper(req.UserActionHTTPMethod)
+	if err := s.checkRequest(c, caller, method, webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload)); err != nil {
+		return err
+	}
 	lc, err := s.ceremonies.BeginAction(ctx, caller.identity(), webauthn.ActionRequest{
 		Method: req.UserActionHTTPMethod, Path: req.UserActionHTTPPath, Payload: req.UserActionPayload,
 	})
 	if err != nil {
 		return fmt.Errorf("begin action: %w", err)
 	}
-	summary := s.summarize(ctx, caller, strings.ToUpper(req.UserActionHTTPMethod), webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload))
+	summary := s.summarize(ctx, caller, method, webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload))
 	return c.JSON(http.StatusOK, actionChallenge{loginChallenge: s.newLoginChallenge(lc), Summary: summary})
 }
 
@@ -94,29 +98,39 @@ type verifiedAction struct {
 
 type actionKey struct{}
 
-// requireUserAction guards a state-changing route: the X-DFNS-USERACTION
-// token must have been issued to the caller's identity for this method,
-// path and body. It does not consume the token; the handler's store call
-// does, in the same transaction as the change, so a failed change does not
-// burn it and two concurrent uses execute once.
-func (s *Server) requireUserAction(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		id := strings.TrimSpace(req.Header.Get(headerUserAction))
-		if id == "" {
-			return fmt.Errorf("no %s header: %w", headerUserAction, webauthn.ErrActionInvalid)
+// requireUserAction guards the state-changing route r: the
+// X-DFNS-USERACTION token must have been issued to the caller's identity
+// for this method, path and body, and the body must be of r's shape and
+// within the signed-body limit. It does not consume the token; the
+// handler's store call does, in the same transaction as the change, so a
+// failed change does not burn it and two concurrent uses execute once.
+func (s *Server) requireUserAction(r *signedRoute) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			id := strings.TrimSpace(req.Header.Get(headerUserAction))
+			if id == "" {
+				return fmt.Errorf("no %s header: %w", headerUserAction, webauthn.ErrActionInvalid)
+			}
+			body, err := readBody(c)
+			if err != nil {
+				return err
+			}
+			if len(body) > s.opts.SignedBodyLimit {
+				return &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+					Message: fmt.Sprintf("a signed body may hold at most %d bytes", s.opts.SignedBodyLimit)}
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			ua, cred, err := s.ceremonies.CheckAction(req.Context(), callerFrom(c).identity(), id, req.Method, req.URL.EscapedPath(), body)
+			if err != nil {
+				return err
+			}
+			if err := checkSignedBody(body, r.body); err != nil {
+				return err
+			}
+			c.SetRequest(req.WithContext(context.WithValue(req.Context(), actionKey{}, verifiedAction{action: ua, credential: cred})))
+			return next(c)
 		}
-		body, err := readBody(c)
-		if err != nil {
-			return err
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		ua, cred, err := s.ceremonies.CheckAction(req.Context(), callerFrom(c).identity(), id, req.Method, req.URL.EscapedPath(), body)
-		if err != nil {
-			return err
-		}
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), actionKey{}, verifiedAction{action: ua, credential: cred})))
-		return next(c)
 	}
 }
 

@@ -21,10 +21,21 @@ import (
 // and returns the user-action token.
 func (h *harness) signAction(tok string, s *webauthntest.KeySigner, method, path, payload string) string {
 	h.t.Helper()
-	r := h.do("POST", "/auth/action/init", map[string]string{
+	ua, r := h.trySign(tok, s, method, path, payload)
+	h.mustStatus(r, http.StatusOK)
+	return ua
+}
+
+// trySign is signAction that returns /auth/action/init's refusal instead of
+// failing: ua is "" and r the refusal when init does not answer 200.
+func (h *harness) trySign(tok string, s *webauthntest.KeySigner, method, path, payload string) (ua string, r response) {
+	h.t.Helper()
+	r = h.do("POST", "/auth/action/init", map[string]string{
 		"userActionPayload": payload, "userActionHttpMethod": method, "userActionHttpPath": path, "userActionServerKind": "Api",
 	}, "Authorization", "Bearer "+tok)
-	h.mustStatus(r, http.StatusOK)
+	if r.Status != http.StatusOK {
+		return "", r
+	}
 	var ch loginInit
 	if err := json.Unmarshal(r.Body, &ch); err != nil {
 		h.t.Fatal(err)
@@ -32,11 +43,11 @@ func (h *harness) signAction(tok string, s *webauthntest.KeySigner, method, path
 	cd, sig := s.Sign(ch.Challenge)
 	r = h.do("POST", "/auth/action", keyAssertion(ch.ChallengeIdentifier, s.CredID, cd, sig), "Authorization", "Bearer "+tok)
 	h.mustStatus(r, http.StatusOK)
-	ua, _ := r.json(h.t)["userAction"].(string)
+	ua, _ = r.json(h.t)["userAction"].(string)
 	if ua == "" {
 		h.t.Fatalf("no userAction in %s", r.Body)
 	}
-	return ua
+	return ua, r
 }
 
 // signedDo sends a request with a bearer token and a user action.
@@ -141,12 +152,42 @@ func TestUserActionBindsTheBody(t *testing.T) {
 		ua := h.signAction(u.tok, u.first, "PUT", "/auth/credentials/name", signedBody)
 		mustStatus(t, h.signedDo(u.tok, ua, "PUT", "/auth/credentials/name", `{"name":"renamed","credentialUuid":"`+u.secondUUID+`"}`), http.StatusOK)
 	})
-	t.Run("a duplicate key in the signed payload cannot be replayed as itself", func(t *testing.T) {
-		dup := `{"credentialUuid":"` + u.secondUUID + `","credentialUuid":"cr-x"}`
-		ua := h.signAction(u.tok, u.first, "PUT", "/auth/credentials/deactivate", dup)
-		mustStatus(t, h.signedDo(u.tok, ua, "PUT", "/auth/credentials/deactivate", dup), http.StatusBadRequest)
-		if h.actionUsed(ua) || !h.credentialActive(u.inv.User.ID, u.secondUUID) {
-			t.Fatal("an ambiguous body was executed")
+	t.Run("what no route could execute is refused before any signature", func(t *testing.T) {
+		for name, payload := range map[string]string{
+			"a duplicate key":                   `{"credentialUuid":"` + u.secondUUID + `","credentialUuid":"cr-x"}`,
+			"keys that fold together":           `{"credentialUuid":"` + u.secondUUID + `","credentialUuid\u017f":"cr-x"}`,
+			"a known field spelt in other case": `{"CredentialUuid":"` + u.secondUUID + `"}`,
+			"an unknown field":                  `{"credentialUuid":"` + u.secondUUID + `","note":"junk kept in the audit log"}`,
+			"a field spelt with a long s":       `{"credentialUuid":"` + u.secondUUID + `","name\u017f":"x"}`,
+			"deep nesting":                      `{"credentialUuid":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`,
+			"not an object":                     `["credentialUuid"]`,
+		} {
+			_, r := h.trySign(u.tok, u.first, "PUT", "/auth/credentials/deactivate", payload)
+			if r.Status != http.StatusBadRequest {
+				t.Errorf("%s: init answered %d, want 400: %s", name, r.Status, r.Body)
+			}
+		}
+		if !h.credentialActive(u.inv.User.ID, u.secondUUID) {
+			t.Fatal("a refused payload changed the credential")
+		}
+	})
+	t.Run("a payload over the signed-body limit is refused before any signature", func(t *testing.T) {
+		big := `{"credentialUuid":"` + u.secondUUID + `","name":"` + strings.Repeat("x", 64<<10) + `"}`
+		_, r := h.trySign(u.tok, u.first, "PUT", "/auth/credentials/name", big)
+		mustStatus(t, r, http.StatusRequestEntityTooLarge)
+	})
+	t.Run("the third mismatched use spends the action", func(t *testing.T) {
+		ua := h.signAction(u.tok, u.first, "PUT", "/auth/credentials/deactivate", signed)
+		for i, body := range []string{`{"credentialUuid":"cr-1"}`, `{"credentialUuid":"cr-2"}`, `{"credentialUuid":"cr-3"}`} {
+			mustStatus(t, h.signedDo(u.tok, ua, "PUT", "/auth/credentials/deactivate", body), http.StatusForbidden)
+			if used := h.actionUsed(ua); used != (i == 2) {
+				t.Fatalf("after mismatch %d the action is used: %v", i+1, used)
+			}
+		}
+		r := h.signedDo(u.tok, ua, "PUT", "/auth/credentials/deactivate", signed)
+		mustStatus(t, r, http.StatusBadRequest)
+		if !h.credentialActive(u.inv.User.ID, u.secondUUID) {
+			t.Fatal("a spent action was executed")
 		}
 	})
 }
@@ -156,23 +197,45 @@ func TestUserActionBindsMethodAndPath(t *testing.T) {
 	u := h.newActionUser("alice")
 	body := `{"credentialUuid":"` + u.secondUUID + `"}`
 	const real = "/auth/credentials/deactivate"
-	cases := []struct{ name, method, path string }{
-		{"another method is refused", "POST", real},
-		{"another route is refused", "PUT", "/auth/credentials/activate"},
-		{"a trailing slash is another path", "PUT", real + "/"},
-		{"an encoded slash is another path", "PUT", "/auth/credentials%2Fdeactivate"},
-		{"a dot segment is another path", "PUT", "/auth/./credentials/deactivate"},
-		{"a change of case is another path", "PUT", "/AUTH/credentials/deactivate"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ua := h.signAction(u.tok, u.first, tc.method, tc.path, body)
-			mustStatus(t, h.signedDo(u.tok, ua, "PUT", real, body), http.StatusForbidden)
-			if !h.credentialActive(u.inv.User.ID, u.secondUUID) {
-				t.Fatal("a mismatched action was executed")
+	t.Run("a request no signed route serves gets no challenge", func(t *testing.T) {
+		for name, req := range map[string]struct{ method, path string }{
+			"another method":   {"POST", real},
+			"a trailing slash": {"PUT", real + "/"},
+			"an encoded slash": {"PUT", "/auth/credentials%2Fdeactivate"},
+			"a dot segment":    {"PUT", "/auth/./credentials/deactivate"},
+			"a parent segment": {"PUT", "/auth/pats/../credentials/deactivate"},
+			"a change of case": {"PUT", "/AUTH/credentials/deactivate"},
+			"a doubled slash":  {"PUT", "/auth//credentials/deactivate"},
+			"a GET":            {"GET", "/auth/credentials"},
+			"an unknown route": {"PUT", "/auth/nothing"},
+		} {
+			_, r := h.trySign(u.tok, u.first, req.method, req.path, body)
+			if r.Status != http.StatusNotFound || r.errorCode(t) != "no_signed_route" {
+				t.Errorf("%s (%s %s): init answered %d: %s", name, req.method, req.path, r.Status, r.Body)
 			}
-		})
-	}
+		}
+	})
+	t.Run("an action for another route is refused", func(t *testing.T) {
+		ua := h.signAction(u.tok, u.first, "PUT", "/auth/credentials/activate", body)
+		for _, path := range []string{real, real + "/", "/auth/credentials%2Fdeactivate", "/AUTH/credentials/deactivate"} {
+			r := h.signedDo(u.tok, ua, "PUT", path, body)
+			if r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {
+				t.Fatalf("PUT %s with an action for activate: %d", path, r.Status)
+			}
+		}
+		if !h.credentialActive(u.inv.User.ID, u.secondUUID) {
+			t.Fatal("a mismatched action was executed")
+		}
+	})
+	t.Run("an action for another method on the same path is refused", func(t *testing.T) {
+		pat, r := h.createPAT(t, u.tok, u.first, nil)
+		mustStatus(t, r, http.StatusOK)
+		ua := h.signAction(u.tok, u.first, "PUT", "/auth/pats/"+pat.id, "{}")
+		mustStatus(t, h.signedDo(u.tok, ua, "DELETE", "/auth/pats/"+pat.id, "{}"), http.StatusForbidden)
+		if at, _ := h.st.GetAccessToken(t.Context(), pat.id); at.IsArchived {
+			t.Fatal("a PUT approval archived the PAT")
+		}
+	})
 	t.Run("a query string is not part of the signed path", func(t *testing.T) {
 		ua := h.signAction(u.tok, u.first, "PUT", real+"?force=true", body)
 		mustStatus(t, h.signedDo(u.tok, ua, "PUT", real+"?x=1", body), http.StatusOK)

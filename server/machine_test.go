@@ -25,7 +25,10 @@ func (h *harness) signedJSON(t testing.TB, tok string, signer *webauthntest.KeyS
 		}
 		payload = string(raw)
 	}
-	ua := h.signAction(tok, signer, method, path, payload)
+	ua, refused := h.trySign(tok, signer, method, path, payload)
+	if ua == "" {
+		return refused // refused before any signature
+	}
 	return h.signedDo(tok, ua, method, path, payload)
 }
 

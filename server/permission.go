@@ -123,13 +123,16 @@ func (s *Server) requireHolds(ctx context.Context, caller Caller, operations []s
 // routes meant for people: their own credentials, creating PATs.
 func peopleOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		caller := callerFrom(c)
-		if !caller.isPerson() {
-			return &APIError{
-				Status: http.StatusForbidden, Code: "people_only",
-				Message: fmt.Sprintf("%s %s cannot use this endpoint: it is for people", callerKind(caller), caller.User.ID),
-			}
+		if caller := callerFrom(c); !caller.isPerson() {
+			return peopleOnlyError(caller)
 		}
 		return next(c)
+	}
+}
+
+func peopleOnlyError(caller Caller) *APIError {
+	return &APIError{
+		Status: http.StatusForbidden, Code: "people_only",
+		Message: fmt.Sprintf("%s %s cannot use this endpoint: it is for people", callerKind(caller), caller.User.ID),
 	}
 }

@@ -51,10 +51,10 @@ func (s *Server) routes() {
 	// have only their token's key.
 	e.GET("/auth/credentials", s.listCredentials, s.authenticate, peopleOnly)
 	e.POST("/auth/credentials/init", s.credentialsInit, s.authenticate, peopleOnly)
-	s.signed(http.MethodPost, "/auth/credentials", s.createCredential, peopleOnly)
-	s.signed(http.MethodPut, "/auth/credentials/activate", s.activateCredential, peopleOnly)
-	s.signed(http.MethodPut, "/auth/credentials/deactivate", s.deactivateCredential, peopleOnly)
-	s.signed(http.MethodPut, "/auth/credentials/name", s.renameCredential, peopleOnly)
+	s.signed(http.MethodPost, "/auth/credentials", s.createCredential, takes(createCredentialRequest{}), forPeople)
+	s.signed(http.MethodPut, "/auth/credentials/activate", s.activateCredential, takes(credentialRef{}), forPeople)
+	s.signed(http.MethodPut, "/auth/credentials/deactivate", s.deactivateCredential, takes(credentialRef{}), forPeople)
+	s.signed(http.MethodPut, "/auth/credentials/name", s.renameCredential, takes(renameCredentialRequest{}), forPeople)
 
 	perm := s.requirePermission
 	e.GET("/auth/action/logs", s.listAuditLogs, s.authenticate, perm("Auth:Logs:Read"))
@@ -62,41 +62,41 @@ func (s *Server) routes() {
 
 	// Personal access tokens (spec §4.4): the caller's own; only a person
 	// creates one.
-	s.signed(http.MethodPost, "/auth/pats", s.createPAT, peopleOnly, perm("Auth:Pats:Create"))
+	s.signed(http.MethodPost, "/auth/pats", s.createPAT, takes(tokenKey{}), forPeople, needs("Auth:Pats:Create"))
 	e.GET("/auth/pats", s.listPATs, s.authenticate)
 	e.GET("/auth/pats/:tokenId", s.getPAT, s.authenticate)
-	s.signed(http.MethodPut, "/auth/pats/:tokenId", s.updatePAT)
+	s.signed(http.MethodPut, "/auth/pats/:tokenId", s.updatePAT, takes(nameUpdate{}))
 	s.signed(http.MethodPut, "/auth/pats/:tokenId/activate", s.activatePAT)
 	s.signed(http.MethodPut, "/auth/pats/:tokenId/deactivate", s.deactivatePAT)
 	s.signed(http.MethodDelete, "/auth/pats/:tokenId", s.archivePAT)
 
 	// Service accounts (spec §4.5).
-	s.signed(http.MethodPost, "/auth/service-accounts", s.createServiceAccount, peopleOnly, perm("Auth:ServiceAccounts:Create"))
+	s.signed(http.MethodPost, "/auth/service-accounts", s.createServiceAccount, takes(createServiceAccountRequest{}), forPeople, needs("Auth:ServiceAccounts:Create"))
 	e.GET("/auth/service-accounts", s.listServiceAccounts, s.authenticate, perm("Auth:ServiceAccounts:Read"))
 	e.GET("/auth/service-accounts/:serviceAccountId", s.getServiceAccount, s.authenticate, perm("Auth:ServiceAccounts:Read"))
-	s.signed(http.MethodPut, "/auth/service-accounts/:serviceAccountId", s.updateServiceAccount, perm("Auth:ServiceAccounts:Update"))
-	s.signed(http.MethodPut, "/auth/service-accounts/:serviceAccountId/activate", s.activateServiceAccount, perm("Auth:ServiceAccounts:Activate"))
-	s.signed(http.MethodPut, "/auth/service-accounts/:serviceAccountId/deactivate", s.deactivateServiceAccount, perm("Auth:ServiceAccounts:Deactivate"))
-	s.signed(http.MethodDelete, "/auth/service-accounts/:serviceAccountId", s.archiveServiceAccount, perm("Auth:ServiceAccounts:Delete"))
+	s.signed(http.MethodPut, "/auth/service-accounts/:serviceAccountId", s.updateServiceAccount, takes(nameUpdate{}), needs("Auth:ServiceAccounts:Update"))
+	s.signed(http.MethodPut, "/auth/service-accounts/:serviceAccountId/activate", s.activateServiceAccount, needs("Auth:ServiceAccounts:Activate"))
+	s.signed(http.MethodPut, "/auth/service-accounts/:serviceAccountId/deactivate", s.deactivateServiceAccount, takes(forceBody{}), needs("Auth:ServiceAccounts:Deactivate"))
+	s.signed(http.MethodDelete, "/auth/service-accounts/:serviceAccountId", s.archiveServiceAccount, needs("Auth:ServiceAccounts:Delete"))
 
 	// Users (spec §4.6).
-	s.signed(http.MethodPost, "/auth/users", s.createUser, perm("Auth:Users:Create"))
+	s.signed(http.MethodPost, "/auth/users", s.createUser, takes(createUserRequest{}), needs("Auth:Users:Create"))
 	e.GET("/auth/users", s.listUsers, s.authenticate, perm("Auth:Users:Read"))
 	e.GET("/auth/users/:userId", s.getUser, s.authenticate, perm("Auth:Users:Read"))
-	s.signed(http.MethodPut, "/auth/users/:userId", s.updateUser, perm("Auth:Users:Update"))
-	s.signed(http.MethodPut, "/auth/users/:userId/activate", s.activateUser, perm("Auth:Users:Activate"))
-	s.signed(http.MethodPut, "/auth/users/:userId/deactivate", s.deactivateUser, perm("Auth:Users:Deactivate"))
-	s.signed(http.MethodDelete, "/auth/users/:userId", s.archiveUser, perm("Auth:Users:Delete"))
+	s.signed(http.MethodPut, "/auth/users/:userId", s.updateUser, takes(updateUserRequest{}), needs("Auth:Users:Update"))
+	s.signed(http.MethodPut, "/auth/users/:userId/activate", s.activateUser, needs("Auth:Users:Activate"))
+	s.signed(http.MethodPut, "/auth/users/:userId/deactivate", s.deactivateUser, needs("Auth:Users:Deactivate"))
+	s.signed(http.MethodDelete, "/auth/users/:userId", s.archiveUser, needs("Auth:Users:Delete"))
 
 	// Permissions (spec §4.9).
-	s.signed(http.MethodPost, "/permissions", s.createPermission, perm("Permissions:Create"))
+	s.signed(http.MethodPost, "/permissions", s.createPermission, takes(createPermissionRequest{}), needs("Permissions:Create"))
 	e.GET("/permissions", s.listPermissions, s.authenticate, perm("Permissions:Read"))
 	e.GET("/permissions/:permissionId", s.getPermission, s.authenticate, perm("Permissions:Read"))
-	s.signed(http.MethodPut, "/permissions/:permissionId", s.updatePermission, perm("Permissions:Update"))
-	s.signed(http.MethodPut, "/permissions/:permissionId/archive", s.archivePermission, perm("Permissions:Archive"))
-	s.signed(http.MethodPost, "/permissions/:permissionId/assignments", s.createAssignment, perm("Permissions:Assign"))
+	s.signed(http.MethodPut, "/permissions/:permissionId", s.updatePermission, takes(updatePermissionRequest{}), needs("Permissions:Update"))
+	s.signed(http.MethodPut, "/permissions/:permissionId/archive", s.archivePermission, takes(archivePermissionRequest{}), needs("Permissions:Archive"))
+	s.signed(http.MethodPost, "/permissions/:permissionId/assignments", s.createAssignment, takes(createAssignmentRequest{}), needs("Permissions:Assign"))
 	e.GET("/permissions/:permissionId/assignments", s.listAssignments, s.authenticate, perm("Permissions:Assignments:Read"))
-	s.signed(http.MethodDelete, "/permissions/:permissionId/assignments/:assignmentId", s.deleteAssignment, perm("Permissions:Revoke"))
+	s.signed(http.MethodDelete, "/permissions/:permissionId/assignments/:assignmentId", s.deleteAssignment, needs("Permissions:Revoke"))
 
 	// Console: HTML pages and the endpoints that hold the login token in
 	// the session cookie.
@@ -113,23 +113,6 @@ func (s *Server) routes() {
 	e.POST(pathSessionRegistration, s.sessionRegistration, s.requireSameOrigin, limited)
 	e.POST(pathSessionLogout, s.sessionLogout, s.requireSameOrigin)
 	e.StaticFS("/static", static.FS)
-}
-
-// signed registers a state-changing route: authenticated and guarded by a
-// user action signed for exactly this request. Every mutating route outside
-// the ceremonies goes through here (a test walks the routes to check).
-func (s *Server) signed(method, path string, h echo.HandlerFunc, extra ...echo.MiddlewareFunc) {
-	s.echo.Add(method, path, h, append([]echo.MiddlewareFunc{s.authenticate, s.requireUserAction}, extra...)...)
-}
-
-// unsignedMutations are the state-changing routes that cannot carry a user
-// action: the ceremonies that produce tokens and actions, and the console's
-// session endpoints.
-var unsignedMutations = map[string]bool{
-	"POST /auth/registration/init": true, "POST /auth/registration": true,
-	"POST /auth/login/init": true, "POST /auth/login": true, "PUT /auth/logout": true,
-	"POST /auth/action/init": true, "POST /auth/action": true, "POST /auth/credentials/init": true,
-	"POST " + pathSessionLogin: true, "POST " + pathSessionRegistration: true, "POST " + pathSessionLogout: true,
 }
 
 // rateLimit throttles the unauthenticated ceremony routes per client IP.

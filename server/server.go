@@ -61,6 +61,10 @@ type Options struct {
 	Origins []string
 	// BodyLimit caps request bodies, e.g. "1M".
 	BodyLimit string
+	// SignedBodyLimit caps, in bytes, the payload of a user action and the
+	// body of a signed request (default 64 KiB): signed bodies are kept in
+	// the audit log for good.
+	SignedBodyLimit int
 	// RateLimit is requests per second per client IP on the unauthenticated
 	// ceremony routes; 0 disables it.
 	RateLimit float64
@@ -79,6 +83,7 @@ type Server struct {
 	cookies    *sessions.CookieStore
 	opts       Options
 	log        *slog.Logger
+	guarded    map[string]*signedRoute // "METHOD /pattern" of every signed route
 }
 
 // New builds the server and its route table. It loads (or, on first start,
@@ -86,6 +91,9 @@ type Server struct {
 func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens *token.Issuer, opts Options) (*Server, error) {
 	if opts.BodyLimit == "" {
 		opts.BodyLimit = "1M"
+	}
+	if opts.SignedBodyLimit == 0 {
+		opts.SignedBodyLimit = 64 << 10
 	}
 	if opts.SessionTTL == 0 {
 		opts.SessionTTL = time.Hour
@@ -108,7 +116,7 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	// The client IP (rate limiting, logs) is the connection's peer: forwarded
 	// headers are set by whoever sends the request and are never trusted.
 	e.IPExtractor = echo.ExtractIPDirect()
-	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger}
+	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger, guarded: map[string]*signedRoute{}}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s, nil

@@ -140,6 +140,13 @@ func (s *Server) updateServiceAccount(c echo.Context) error {
 	return s.patchServiceAccount(c, store.UserPatch{Name: trimmed(req.Name), ExternalID: req.ExternalID})
 }
 
+// forceBody is the optional body of a service account's deactivation
+// (spec §4.5): force bypasses policy approvals, which countersign does not
+// have, so it changes nothing.
+type forceBody struct {
+	Force *bool `json:"force"`
+}
+
 func (s *Server) activateServiceAccount(c echo.Context) error {
 	return s.patchServiceAccount(c, store.UserPatch{IsActive: ptr(true)})
 }

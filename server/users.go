@@ -60,6 +60,7 @@ func (s *Server) userView(c echo.Context, u store.User) (userView, error) {
 type createUserRequest struct {
 	Email         string `json:"email"`
 	Kind          string `json:"kind"`
+	PublicKey     string `json:"publicKey"`
 	ExternalID    string `json:"externalId"`
 	IsSSORequired bool   `json:"isSSORequired"`
 }
@@ -67,6 +68,9 @@ type createUserRequest struct {
 func (r *createUserRequest) validate() error {
 	if err := requireFields("email", r.Email, "kind", r.Kind); err != nil {
 		return err
+	}
+	if r.PublicKey != "" {
+		return errors.New("publicKey is not supported: the invited user registers their own credential")
 	}
 	if r.Kind != store.KindCustomerEmployee {
 		return errors.New("kind must be CustomerEmployee")

@@ -42,9 +42,10 @@ type credentialInfo struct {
 
 // newCredential is spec §3 NewCredential (Fido2 and Key kinds).
 type newCredential struct {
-	CredentialKind string          `json:"credentialKind"`
-	CredentialInfo *credentialInfo `json:"credentialInfo"`
-	CredentialName string          `json:"credentialName"`
+	CredentialKind      string          `json:"credentialKind"`
+	CredentialInfo      *credentialInfo `json:"credentialInfo"`
+	CredentialName      string          `json:"credentialName"`
+	EncryptedPrivateKey string          `json:"encryptedPrivateKey"` // PasswordProtectedKey and RecoveryKey kinds
 }
 
 func (nc *newCredential) toDomain(field string) (webauthn.NewCredential, error) {
