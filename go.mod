@@ -3,6 +3,7 @@ module countersign
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/a-h/templ v0.3.977
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
 	github.com/go-webauthn/webauthn v0.18.2

@@ -60,28 +60,35 @@ func DecodeBase64URL(s string) ([]byte, error) {
 	return b, nil
 }
 
-// ParsePublicKeyPEM parses an SPKI "PUBLIC KEY" (EC P-256, P-384, P-521,
-// secp256k1, Ed25519, RSA) or a PKCS#1 "RSA PUBLIC KEY". Like the API's own
-// pattern (spec §4.4) it tolerates literal `\n` escapes and surrounding
-// whitespace. secp256k1 keys come back as *secp256k1.PublicKey (decred),
-// because crypto/x509 rejects their OID.
+// ParsePublicKeyPEM parses an SPKI "PUBLIC KEY" (EC P-256 or P-384,
+// secp256k1, Ed25519, RSA) or a PKCS#1 "RSA PUBLIC KEY" and refuses a key
+// outside the key policy (CheckPublicKey). Like the API's own pattern
+// (spec §4.4) it tolerates literal `\n` escapes and surrounding whitespace.
+// secp256k1 keys come back as *secp256k1.PublicKey (decred), because
+// crypto/x509 rejects their OID.
 func ParsePublicKeyPEM(pemKey string) (crypto.PublicKey, error) {
 	typ, der, err := decodePEM(pemKey)
 	if err != nil {
 		return nil, err
 	}
+	var pub crypto.PublicKey
 	switch typ {
 	case "PUBLIC KEY":
-		return parseSPKI(der)
+		pub, err = parseSPKI(der)
 	case "RSA PUBLIC KEY":
-		pub, err := x509.ParsePKCS1PublicKey(der)
-		if err != nil {
-			return nil, fmt.Errorf("parse pkcs1 public key: %w: %w", ErrPublicKey, err)
+		if pub, err = x509.ParsePKCS1PublicKey(der); err != nil {
+			err = fmt.Errorf("parse pkcs1 public key: %w: %w", ErrPublicKey, err)
 		}
-		return pub, nil
 	default:
-		return nil, fmt.Errorf("pem block %q: %w", typ, ErrPublicKey)
+		err = fmt.Errorf("pem block %q: %w", typ, ErrPublicKey)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckPublicKey(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
 }
 
 // decodePEM is a lenient encoding/pem: one block, no headers, line breaks
@@ -240,13 +247,19 @@ func verifyDigest(pub crypto.PublicKey, h crypto.Hash, d, sig []byte) (bool, err
 // clientData and sig are the decoded bytes from the wire, pemKey the stored
 // credential key. clientData must be a JSON object with type "key.get" and the
 // server challenge verbatim; the signed message is the raw clientData bytes.
-// Failures wrap ErrVerification; an unparseable stored key wraps ErrPublicKey.
+// Failures wrap ErrVerification. A stored key that does not parse wraps
+// ErrPublicKey only (the store holds something it should not: a server
+// fault); one outside the key policy (stored before it existed) is refused
+// like a bad signature.
 func VerifyKeyAssertion(pemKey string, challenge string, clientData []byte, sig []byte, algorithm string) error {
 	if err := checkKeyClientData(clientData, keyTypeGet, challenge); err != nil {
 		return fmt.Errorf("key assertion: %w", err)
 	}
 	pub, err := ParsePublicKeyPEM(pemKey)
 	if err != nil {
+		if errors.Is(err, ErrWeakKey) {
+			return fmt.Errorf("key assertion stored key: %w: %w", err, ErrVerification)
+		}
 		return fmt.Errorf("key assertion stored key: %w", err)
 	}
 	if err := VerifyKeySignature(pub, clientData, sig, algorithm); err != nil {

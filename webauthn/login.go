@@ -242,6 +242,9 @@ func (cs *Ceremonies) verifyAssertion(ch store.Challenge, u store.User, cred sto
 		}
 		return use, nil
 	}
+	if err := CheckCOSEKey(cred.PublicKey); err != nil {
+		return store.CredentialUse{}, fmt.Errorf("fido2 key of %s: %w: %w", cred.ID, err, ErrVerification)
+	}
 	parsed, err := parseAssertion(a)
 	if err != nil {
 		return store.CredentialUse{}, err

@@ -224,6 +224,9 @@ func (cs *Ceremonies) verifyFido2Attestation(ch store.Challenge, u store.User, n
 	if err != nil {
 		return nil, "", fmt.Errorf("fido2 attestation: %s: %w", protocolDetail(err), ErrVerification)
 	}
+	if err := CheckCOSEKey(gc.PublicKey); err != nil {
+		return nil, "", fmt.Errorf("fido2 credential key: %w: %w", err, ErrVerification)
+	}
 	return gc, parsed.Response.CollectedClientData.Origin, nil
 }
 
