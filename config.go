@@ -23,6 +23,7 @@ type Config struct {
 	LoginTokenTTL time.Duration
 	ChallengeTTL  time.Duration
 	RateLimit     float64
+	AccountLimit  float64
 	Migrate       bool
 	HTTP          HTTPLimits
 }
@@ -116,6 +117,7 @@ func serverFlags(fs *flag.FlagSet, c *Config, origins *stringList) {
 	fs.DurationVar(&c.LoginTokenTTL, "login-token-ttl", time.Hour, "lifetime of login tokens and console sessions")
 	fs.DurationVar(&c.ChallengeTTL, "challenge-ttl", 5*time.Minute, "lifetime of challenges")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 20, "requests per second per IP on login and registration, 0 = off")
+	fs.Float64Var(&c.AccountLimit, "account-rate-limit", 10, "requests per second per account (login and registration by username) and per signed-in identity (action and credential challenges), 0 = off")
 	fs.DurationVar(&c.HTTP.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send a request's headers")
 	fs.DurationVar(&c.HTTP.ReadTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request, body included")
 	fs.DurationVar(&c.HTTP.WriteTimeout, "write-timeout", 60*time.Second, "time from the end of a request's headers to the end of its answer")
@@ -154,8 +156,8 @@ func (c *Config) finish(origins stringList, server bool) error {
 		if c.LoginTokenTTL <= 0 || c.ChallengeTTL <= 0 {
 			errs = append(errs, errors.New("lifetimes must be positive"))
 		}
-		if c.RateLimit < 0 {
-			errs = append(errs, errors.New("--rate-limit must not be negative"))
+		if c.RateLimit < 0 || c.AccountLimit < 0 {
+			errs = append(errs, errors.New("--rate-limit and --account-rate-limit must not be negative"))
 		}
 		errs = append(errs, c.HTTP.check())
 	}

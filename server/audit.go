@@ -38,7 +38,7 @@ func (s *Server) listAuditLogs(c echo.Context) error {
 	w := csv.NewWriter(&buf)
 	_ = w.Write(auditCSVHeader)
 	for _, e := range entries {
-		_ = w.Write([]string{isoTime(e.CreatedAt), e.ID, e.UserID, e.Username, e.CredentialID, e.Path, e.Summary})
+		_ = w.Write(csvRow(isoTime(e.CreatedAt), e.ID, e.UserID, e.Username, e.CredentialID, e.Path, e.Summary))
 	}
 	w.Flush()
 	if truncated {
@@ -49,6 +49,19 @@ func (s *Server) listAuditLogs(c echo.Context) error {
 		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 	}
 	return c.JSON(http.StatusOK, buf.String())
+}
+
+// csvRow neutralises cells a spreadsheet would run as a formula (OWASP
+// "CSV injection"): a cell starting with =, +, -, @, a tab or a carriage
+// return is prefixed with a single quote. Usernames, paths and summaries
+// carry names people chose.
+func csvRow(cells ...string) []string {
+	for i, v := range cells {
+		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+			cells[i] = "'" + v
+		}
+	}
+	return cells
 }
 
 // prefersCSV: the client named text/csv before (or without) JSON.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +20,9 @@ type APIError struct {
 	Code    string
 	Message string
 	Err     error
+	// RetryAfter, when set, is sent as Retry-After (429 and 503 get a
+	// default otherwise).
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -43,6 +47,10 @@ func toAPIError(err error) *APIError {
 	var apiErr *APIError
 	var httpErr *echo.HTTPError
 	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		// Before the others: a failed lookup of a token or a user is the
+		// store's failure, not the client's.
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the service cannot answer now, try again shortly", Err: err}
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.Is(err, webauthn.ErrChallenge), errors.Is(err, webauthn.ErrVerification):
@@ -128,6 +136,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if ra := retryAfter(apiErr.Status, apiErr); ra != "" {
+		c.Response().Header().Set("Retry-After", ra)
+	}
 	if isPage(c) {
 		if rerr := s.renderErrorPage(c, apiErr); rerr != nil {
 			s.log.Error("render error page", "request_id", reqID, "cause", rerr.Error())
@@ -143,5 +154,3 @@ func (s *Server) handleError(err error, c echo.Context) {
 		Message: apiErr.Message,
 	})
 }
-
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -21,6 +21,9 @@ func (s *Server) loginInit(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	if err := s.limitAccount(req.OrgID, req.Username); err != nil {
+		return err
+	}
 	lc, err := s.ceremonies.BeginLogin(c.Request().Context(), req.OrgID, req.Username)
 	if err != nil {
 		return fmt.Errorf("begin login: %w", err)

@@ -163,21 +163,3 @@ func (s *Server) sessionLogout(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, pathLogin)
 }
-
-// securityHeaders sets the headers every response carries: a strict CSP
-// (no inline script or style), no framing, no sniffing, and a referrer only
-// to the same origin (the invitation link carries its code in its query,
-// and "no-referrer" would make browsers send Origin: null on same-origin
-// form posts, which the Origin check must refuse).
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		return next(c)
-	}
-}

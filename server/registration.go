@@ -62,6 +62,9 @@ func (s *Server) registrationInit(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	if err := s.limitAccount(req.OrgID, req.Username); err != nil {
+		return err
+	}
 	rc, err := s.ceremonies.BeginRegistration(c.Request().Context(), req.OrgID, req.Username, req.RegistrationCode)
 	if err != nil {
 		return fmt.Errorf("begin registration: %w", err)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"golang.org/x/time/rate"
 
 	"countersign/static"
 )
@@ -15,6 +14,7 @@ import (
 func (s *Server) routes() {
 	e := s.echo
 	e.Use(middleware.RequestID())
+	e.Use(s.securityHeaders)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableErrorHandler: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -22,7 +22,6 @@ func (s *Server) routes() {
 		},
 	}))
 	e.Use(middleware.BodyLimit(s.opts.BodyLimit))
-	e.Use(securityHeaders)
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		// Bearer-token API: any origin may call it. Cookies are never
 		// honoured cross-origin (see the cookie carrier), so no credentials.
@@ -37,20 +36,20 @@ func (s *Server) routes() {
 
 	// Middleware is attached per route, not through groups: an Echo group
 	// with an empty prefix would also wrap the not-found fallback.
-	limited := s.rateLimit()
+	limited := s.limitAddress
 	e.POST("/auth/registration/init", s.registrationInit, limited)
 	e.POST("/auth/registration", s.registrationFinish, limited)
 	e.POST("/auth/login/init", s.loginInit, limited)
 	e.POST("/auth/login", s.loginFinish, limited)
 
 	e.PUT("/auth/logout", s.logout, s.authenticate)
-	e.POST("/auth/action/init", s.actionInit, s.authenticate)
-	e.POST("/auth/action", s.actionFinish, s.authenticate)
+	e.POST("/auth/action/init", s.actionInit, s.authenticate, s.limitIdentity)
+	e.POST("/auth/action", s.actionFinish, s.authenticate, s.limitIdentity)
 
 	// A person's own credentials (spec §4.3): PATs and service accounts
 	// have only their token's key.
 	e.GET("/auth/credentials", s.listCredentials, s.authenticate, peopleOnly)
-	e.POST("/auth/credentials/init", s.credentialsInit, s.authenticate, peopleOnly)
+	e.POST("/auth/credentials/init", s.credentialsInit, s.authenticate, peopleOnly, s.limitIdentity)
 	s.signed(http.MethodPost, "/auth/credentials", s.createCredential, takes(createCredentialRequest{}), forPeople)
 	s.signed(http.MethodPut, "/auth/credentials/activate", s.activateCredential, takes(credentialRef{}), forPeople)
 	s.signed(http.MethodPut, "/auth/credentials/deactivate", s.deactivateCredential, takes(credentialRef{}), forPeople)
@@ -113,20 +112,4 @@ func (s *Server) routes() {
 	e.POST(pathSessionRegistration, s.sessionRegistration, s.requireSameOrigin, limited)
 	e.POST(pathSessionLogout, s.sessionLogout, s.requireSameOrigin)
 	e.StaticFS("/static", static.FS)
-}
-
-// rateLimit throttles the unauthenticated ceremony routes per client IP.
-func (s *Server) rateLimit() echo.MiddlewareFunc {
-	if s.opts.RateLimit <= 0 {
-		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
-	}
-	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-			Rate: rate.Limit(s.opts.RateLimit), Burst: int(3 * s.opts.RateLimit),
-		}),
-		ErrorHandler: func(c echo.Context, err error) error { return echo.NewHTTPError(http.StatusForbidden) },
-		DenyHandler: func(c echo.Context, id string, err error) error {
-			return echo.NewHTTPError(http.StatusTooManyRequests)
-		},
-	})
 }

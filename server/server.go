@@ -68,6 +68,11 @@ type Options struct {
 	// RateLimit is requests per second per client IP on the unauthenticated
 	// ceremony routes; 0 disables it.
 	RateLimit float64
+	// AccountRateLimit is requests per second per account on the
+	// ceremonies that name one (login and registration by username) and per
+	// authenticated identity on action and credential challenges; 0
+	// disables it.
+	AccountRateLimit float64
 	// SessionTTL bounds the console's session cookie.
 	SessionTTL time.Duration
 	Now        func() time.Time
@@ -84,6 +89,9 @@ type Server struct {
 	opts       Options
 	log        *slog.Logger
 	guarded    map[string]*signedRoute // "METHOD /pattern" of every signed route
+	cookieName string
+	perAddress *limiter
+	perAccount *limiter
 }
 
 // New builds the server and its route table. It loads (or, on first start,
@@ -116,7 +124,9 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	// The client IP (rate limiting, logs) is the connection's peer: forwarded
 	// headers are set by whoever sends the request and are never trusted.
 	e.IPExtractor = echo.ExtractIPDirect()
-	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger, guarded: map[string]*signedRoute{}}
+	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger,
+		guarded: map[string]*signedRoute{}, cookieName: cookieName(opts.Origins[0]),
+		perAddress: newLimiter(opts.RateLimit, "this address"), perAccount: newLimiter(opts.AccountRateLimit, "this account")}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s, nil

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -15,6 +16,9 @@ import (
 )
 
 const (
+	// sessionCookie names the console's cookie. Under https it carries the
+	// __Host- prefix (cookieName), which browsers accept only from a secure
+	// origin, with Path=/ and no Domain: no subdomain can set or shadow it.
 	sessionCookie = "countersign_session"
 	sessionToken  = "token"
 	// SessionKeyringSecret names the store secret holding the cookie key
@@ -71,6 +75,15 @@ func newCookieStore(ctx context.Context, st Store, origins []string, ttl time.Du
 	return cs, nil
 }
 
+// cookieName is the session cookie's name for the public origin: with the
+// __Host- prefix under https.
+func cookieName(origin string) string {
+	if strings.HasPrefix(origin, "https://") {
+		return "__Host-" + sessionCookie
+	}
+	return sessionCookie
+}
+
 // keyringSize is how many key pairs the keyring keeps: the current one and
 // the previous one, whose cookies keep opening until they expire.
 const keyringSize = 2
@@ -113,7 +126,7 @@ func mustJSON(v any) []byte {
 
 // sessionTokenFrom returns the login token held in the session cookie, or "".
 func (s *Server) sessionTokenFrom(r *http.Request) string {
-	sess, err := s.cookies.Get(r, sessionCookie)
+	sess, err := s.cookies.Get(r, s.cookieName)
 	if err != nil {
 		return ""
 	}
@@ -123,7 +136,7 @@ func (s *Server) sessionTokenFrom(r *http.Request) string {
 
 // startSession puts a login token into a fresh session cookie.
 func (s *Server) startSession(c echo.Context, tok string) error {
-	sess, _ := s.cookies.New(c.Request(), sessionCookie) // a bad old cookie just gets replaced
+	sess, _ := s.cookies.New(c.Request(), s.cookieName) // a bad old cookie just gets replaced
 	sess.Values[sessionToken] = tok
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return fmt.Errorf("save session: %w", err)
@@ -133,7 +146,7 @@ func (s *Server) startSession(c echo.Context, tok string) error {
 
 // endSession clears the session cookie.
 func (s *Server) endSession(c echo.Context) error {
-	sess, _ := s.cookies.New(c.Request(), sessionCookie)
+	sess, _ := s.cookies.New(c.Request(), s.cookieName)
 	sess.Options.MaxAge = -1
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return fmt.Errorf("clear session: %w", err)

@@ -79,7 +79,12 @@ func (cs *Ceremonies) BeginLogin(ctx context.Context, orgID, username string) (L
 			}
 		}
 		if u.ID == "" {
-			lc.Fido2 = append(lc.Fido2, AllowedCredential{CredID: cs.decoyCredID(orgID, username), Transports: []string{}})
+			id, key, transports := cs.decoy(orgID, username)
+			if key {
+				lc.Keys = append(lc.Keys, AllowedCredential{CredID: id})
+			} else {
+				lc.Fido2 = append(lc.Fido2, AllowedCredential{CredID: id, Transports: transports})
+			}
 		}
 	}
 	raw, err := json.Marshal(data)
@@ -98,6 +103,8 @@ func (cs *Ceremonies) BeginLogin(ctx context.Context, orgID, username string) (L
 func (cs *Ceremonies) loginCandidate(ctx context.Context, orgID, username string) (store.User, []store.Credential, error) {
 	u, err := cs.store.GetUserByUsername(ctx, orgID, username)
 	if errors.Is(err, store.ErrNotFound) {
+		// The same reads as for a real user, so the answer takes as long.
+		_, _ = cs.store.ListCredentials(ctx, "")
 		return store.User{}, nil, nil
 	}
 	if err != nil {
@@ -116,12 +123,20 @@ func (cs *Ceremonies) loginCandidate(ctx context.Context, orgID, username string
 	return u, active, nil
 }
 
-// decoyCredID is a credential id that looks real and stays the same for a
-// given username, keyed by a server secret so nobody can tell it apart.
-func (cs *Ceremonies) decoyCredID(orgID, username string) string {
+// decoyTransports are the transports passkeys register with: those the
+// console sends, and none, as passkeys registered through the SDK have.
+var decoyTransports = [][]string{{"hybrid", "internal"}, {"internal"}, {"usb"}, {"nfc", "usb"}, nil}
+
+// decoy is the one credential an unknown username is offered: a passkey
+// with the transports of one kind of real passkey, or (for a quarter of
+// usernames) a Key credential, so that the shape of the answer does not
+// tell a real account from none. It stays the same for a given username,
+// keyed by a server secret so nobody can compute it.
+func (cs *Ceremonies) decoy(orgID, username string) (credID string, key bool, transports []string) {
 	m := hmac.New(sha256.New, cs.opts.DecoyKey)
 	m.Write([]byte(orgID + "\x00" + strings.ToLower(username)))
-	return EncodeBase64URL(m.Sum(nil))
+	sum := m.Sum(nil)
+	return EncodeBase64URL(sum), sum[1]%4 == 0, slices.Clone(decoyTransports[int(sum[0])%len(decoyTransports)])
 }
 
 // FinishLogin burns the login challenge and verifies the assertion. It
@@ -138,6 +153,10 @@ func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Ass
 	}
 	cred, err := cs.credentialFor(ctx, a)
 	if err != nil {
+		// An unknown credential (a decoy's, say) costs a signature check
+		// like a known one with a bad signature, so the time of the
+		// refusal does not tell whether the account exists.
+		spendVerification()
 		return store.User{}, store.Credential{}, err
 	}
 	if cred.OrgID != ch.OrgID {

@@ -135,7 +135,7 @@ func TestMigrationVersionsMatchSQLite(t *testing.T) {
 
 // seqTables are the tables with a seq column, PostgreSQL's stand-in for
 // SQLite's rowid; it is the only column one dialect has and the other not.
-var seqTables = []string{"access_token", "assignment", "audit_entry", "credential", "permission", "user_account"}
+var seqTables = []string{"access_token", "assignment", "audit_entry", "challenge", "credential", "permission", "user_account"}
 
 // The migrated schemas name the same tables and columns in both dialects,
 // but for seq.

@@ -43,7 +43,7 @@ func (s *Store) CreateChallengeCapped(ctx context.Context, c store.Challenge, ma
 		_, err := tx.ExecContext(ctx,
 			`DELETE FROM challenge WHERE purpose = ? AND user_id = ? AND token_id = ? AND id NOT IN (
 				SELECT id FROM challenge WHERE purpose = ? AND user_id = ? AND token_id = ?
-				ORDER BY created_at DESC, id DESC LIMIT ?)`,
+				ORDER BY created_at DESC, `+s.d.OrderColumn+` DESC LIMIT ?)`,
 			c.Purpose, c.UserID, c.TokenID, c.Purpose, c.UserID, c.TokenID, maxOpen)
 		if err != nil {
 			return fmt.Errorf("evict old challenges: %w", err)

@@ -20,8 +20,9 @@ type Dialect struct {
 
 	// OrderColumn is the column holding the insertion order of the tables
 	// listed page by page (user_account, credential, permission,
-	// assignment, audit_entry, access_token): "rowid" in SQLite, the
-	// identity column "seq" in PostgreSQL. It breaks ties in created_at.
+	// assignment, audit_entry, access_token) and of challenge: "rowid" in
+	// SQLite, the identity column "seq" in PostgreSQL. It breaks ties in
+	// created_at.
 	OrderColumn string
 
 	// ByteOrder follows an id in an ORDER BY so that ids compare byte by

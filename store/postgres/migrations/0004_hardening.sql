@@ -21,7 +21,9 @@ UPDATE access_token SET scope = 'AllUserOperations'
 -- third spends it.
 ALTER TABLE user_action ADD COLUMN mismatches INTEGER NOT NULL DEFAULT 0;
 
-CREATE INDEX challenge_user_id_token_id_purpose ON challenge (user_id, token_id, purpose, created_at);
+-- seq stands for SQLite's rowid: the cap evicts in insertion order.
+ALTER TABLE challenge ADD COLUMN seq BIGINT NOT NULL GENERATED ALWAYS AS IDENTITY;
+CREATE INDEX challenge_user_id_token_id_purpose ON challenge (user_id, token_id, purpose, created_at, seq);
 
 -- What a completed registration answered, kept while its temporary token
 -- lives, so the same request sent again after a lost answer gets it again.
@@ -44,5 +46,6 @@ CREATE TABLE probe (
 DROP TABLE probe;
 DROP TABLE registration_result;
 DROP INDEX challenge_user_id_token_id_purpose;
+ALTER TABLE challenge DROP COLUMN seq;
 ALTER TABLE user_action DROP COLUMN mismatches;
 ALTER TABLE access_token DROP COLUMN scope;
