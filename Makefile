@@ -3,7 +3,7 @@ GO ?= go
 
 include mk/test-deps.mk
 
-.PHONY: run build generate check-generate lint test test-unit test-e2e test-sdk clean
+.PHONY: run build generate check-generate lint test test-unit test-e2e test-sdk fuzz clean
 
 ## run: start the server on http://localhost:8080 with SQLite under ./data
 run:
@@ -30,8 +30,9 @@ lint:
 	$(GO) vet -tags e2e ./e2e/
 	node --check static/app.js
 
-## test: everything CI runs: generate check, lint, unit, browser and SDK tests
+## test: everything CI runs: generate check, lint, unit, browser and SDK tests, a short fuzz
 test: test-deps check-generate lint test-unit test-e2e test-sdk
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 # Unit, handler and conformance tests; the PostgreSQL backend runs the same
 # conformance suite against a throwaway local cluster (unix socket only).
@@ -45,6 +46,21 @@ test-e2e:
 
 test-sdk:
 	bash test/sdk/run.sh
+
+# Every decoder reachable from the network has a fuzz target; `go test`
+# runs their seeds, `make fuzz` fuzzes each for FUZZTIME (CI: a few seconds).
+FUZZTIME ?= 1m
+FUZZ_TARGETS := \
+	./webauthn:FuzzParseStrictJSON ./webauthn:FuzzFoldKeyMatchesTheDecoder ./webauthn:FuzzDecodeBase64URL \
+	./webauthn:FuzzParsePublicKeyPEM ./webauthn:FuzzVerifyKeyAssertion ./webauthn:FuzzVerifyKeyAttestation \
+	./token:FuzzParse ./server:FuzzCheckSignedBody
+
+## fuzz: fuzz every network decoder for FUZZTIME each (default 1m)
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME); \
+	done
 
 clean:
 	rm -rf bin .cache/bin e2e/screenshots

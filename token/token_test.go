@@ -16,7 +16,7 @@ import (
 	"countersign/store/sqlite"
 )
 
-func newIssuer(t *testing.T, now *time.Time) (*Issuer, *sqlite.Store) {
+func newIssuer(t testing.TB, now *time.Time) (*Issuer, *sqlite.Store) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), sqlite.Options{})
 	if err != nil {

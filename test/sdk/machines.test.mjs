@@ -205,7 +205,9 @@ test('a PAT of the owner signs its own actions but cannot create a PAT', async (
     pat.auth.createPersonalAccessToken({ body: { name: 'pat of a pat', publicKey: other.publicKeyPem, daysValid: 1 } }),
   );
   assert.equal(err.httpStatus, 403, describeError(err));
-  assert.ok(String(err.context?.url).endsWith('/auth/pats'), `refused by POST /auth/pats? ${describeError(err)}`);
+  // Refused at /auth/action/init, before the signer is asked to sign.
+  assert.ok(String(err.context?.url).endsWith('/auth/action/init'), `refused before signing? ${describeError(err)}`);
+  assert.equal(err.context?.body?.error?.code, 'people_only', describeError(err));
 
   const pats = await sdk('listPersonalAccessTokens', () => owner.api.auth.listPersonalAccessTokens());
   assert.deepEqual(
