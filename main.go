@@ -185,6 +185,13 @@ func inviteFirstUser(ctx context.Context, a *app, cfg Config, stdout io.Writer) 
 		return remindUnregisteredOwner(ctx, a, orgs[0], cfg, stdout)
 	}
 	inv, err := a.ceremonies.Invite(ctx, webauthn.InviteRequest{Username: "admin"})
+	if errors.Is(err, store.ErrConflict) {
+		// Another replica starting on the same database created the
+		// organisation between our look and our invitation.
+		if orgs, err = a.store.ListOrgs(ctx); err == nil && len(orgs) > 0 {
+			return remindUnregisteredOwner(ctx, a, orgs[0], cfg, stdout)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"testing"
+
+	"countersign/webauthn/webauthntest"
 )
 
 // BenchmarkLoginKey is one whole Key-credential login through the router:
@@ -35,6 +37,44 @@ func BenchmarkLoginFido2(b *testing.B) {
 		id, cd, ad, sig, uh := auth.Get([]byte(li.Challenge))
 		r := h.do("POST", "/auth/login", fido2Assertion(li.ChallengeIdentifier, id, cd, ad, sig, uh))
 		if r.Status != http.StatusOK {
+			b.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+	}
+}
+
+// BenchmarkLoginRefusedUnknownUser and BenchmarkLoginRefusedBadSignature
+// are the two refusals an attacker probing usernames can time: an assertion
+// for a decoy credential, and one with a bad signature for a real one.
+// Run side by side; their ratio should be near 1.
+func BenchmarkLoginRefusedUnknownUser(b *testing.B) {
+	h := newHarness(b)
+	inv, signer := h.registerKey("alice", "P256")
+	b.ResetTimer()
+	for b.Loop() {
+		li := h.loginInit(inv.Org.ID, "nobody")
+		cd, sig := signer.Sign(li.Challenge)
+		id := li.AllowCredentials.Webauthn
+		credID := signer.CredID
+		if len(id) > 0 {
+			credID = id[0].ID
+		} else if len(li.AllowCredentials.Key) > 0 {
+			credID = li.AllowCredentials.Key[0].ID
+		}
+		if r := h.do("POST", "/auth/login", keyAssertion(li.ChallengeIdentifier, credID, cd, sig)); r.Status != http.StatusUnauthorized {
+			b.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+	}
+}
+
+func BenchmarkLoginRefusedBadSignature(b *testing.B) {
+	h := newHarness(b)
+	inv, signer := h.registerKey("alice", "P256")
+	other := webauthntest.NewKeySigner("P256")
+	b.ResetTimer()
+	for b.Loop() {
+		li := h.loginInit(inv.Org.ID, "alice")
+		cd, sig := other.Sign(li.Challenge)
+		if r := h.do("POST", "/auth/login", keyAssertion(li.ChallengeIdentifier, signer.CredID, cd, sig)); r.Status != http.StatusUnauthorized {
 			b.Fatalf("status %d: %s", r.Status, r.Body)
 		}
 	}
