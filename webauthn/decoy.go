@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"sync"
+
+	"countersign/store"
 )
 
 // decoyKey and decoySig are a P-256 key and a signature by it that
@@ -23,11 +25,21 @@ var decoyKey = sync.OnceValues(func() (*ecdsa.PublicKey, []byte) {
 	return &k.PublicKey, sig
 })
 
-// spendVerification performs one ES256 signature verification whose result
-// does not matter: failures that would otherwise return before verifying
-// anything take as long as a signature that does not verify.
-func spendVerification() {
+// spendVerification performs the signature verifications a refused
+// assertion a by a real credential costs, with results that do not matter:
+// failures that would otherwise return before verifying anything take as
+// long as a signature that does not verify. A Key assertion without an
+// algorithm is tried with three digests before it fails, a Fido2 one once.
+func spendVerification(a Assertion) {
+	n := 1
+	if a.Kind == store.CredentialKey {
+		if hashes, err := digestFor(a.Algorithm); err == nil {
+			n = len(hashes)
+		}
+	}
 	pub, sig := decoyKey()
 	d := sha256.Sum256([]byte("countersign decoy"))
-	ecdsa.VerifyASN1(pub, d[:], sig)
+	for range n {
+		ecdsa.VerifyASN1(pub, d[:], sig)
+	}
 }

@@ -156,7 +156,7 @@ func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Ass
 		// An unknown credential (a decoy's, say) costs a signature check
 		// like a known one with a bad signature, so the time of the
 		// refusal does not tell whether the account exists.
-		spendVerification()
+		spendVerification(a)
 		return store.User{}, store.Credential{}, err
 	}
 	if cred.OrgID != ch.OrgID {
