@@ -155,6 +155,14 @@ type Store interface {
 	// not theirs).
 	RenameCredential(ctx context.Context, s Signed, userID, credentialID, name string) error
 
+	// RecordSignedRequest consumes s.ActionID and writes s.Audit in one
+	// transaction, the rule of the signed changes below with no change of
+	// the store's own: a gateway request is spent before it is forwarded.
+	RecordSignedRequest(ctx context.Context, s Signed) error
+	// SetAuditUpstreamStatus records what the upstream of a forwarded
+	// signed request answered, on its audit entry of orgID.
+	SetAuditUpstreamStatus(ctx context.Context, orgID, auditID, status string) error
+
 	// ListAuditEntries returns the audit entries of an organisation within
 	// [q.Start, q.End), optionally of one user, oldest first (newest first
 	// with q.NewestFirst), at most q.Limit. Listed entries leave out the
@@ -457,7 +465,12 @@ type AuditEntry struct {
 	AuthenticatorData   []byte
 	Signature           []byte
 	Summary             string
-	CreatedAt           time.Time
+	// Upstream names the gateway upstream a signed request was forwarded
+	// to ("" for countersign's own routes); UpstreamStatus is what it
+	// answered: its HTTP status, "unreachable" or "timeout" ("" until then).
+	Upstream       string
+	UpstreamStatus string
+	CreatedAt      time.Time
 }
 
 // Signed is what authorises a signed change: the user action consumed with

@@ -10,17 +10,17 @@ import (
 
 const auditEntryColumns = `id, org_id, user_id, username, action_id, credential_id,
 	credential_kind, credential_public_key, method, path, payload, client_data,
-	authenticator_data, signature, summary, created_at`
+	authenticator_data, signature, summary, created_at, upstream, upstream_status`
 
 // insertAuditEntry writes an entry; only inSigned calls it, so every entry
 // is written with the change and the action use it records.
 func insertAuditEntry(ctx context.Context, db conn, e store.AuditEntry) error {
 	_, err := db.ExecContext(ctx,
 		`INSERT INTO audit_entry (`+auditEntryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.OrgID, e.UserID, e.Username, e.ActionID, e.CredentialID,
 		e.CredentialKind, e.CredentialPublicKey, e.Method, e.Path, blob(e.Payload), blob(e.ClientData),
-		blob(e.AuthenticatorData), blob(e.Signature), e.Summary, millis(e.CreatedAt))
+		blob(e.AuthenticatorData), blob(e.Signature), e.Summary, millis(e.CreatedAt), e.Upstream, e.UpstreamStatus)
 	return db.mapErr(err)
 }
 
@@ -28,7 +28,7 @@ func insertAuditEntry(ctx context.Context, db conn, e store.AuditEntry) error {
 // the assertion and the public key, which only GetAuditEntry loads, so a
 // listing costs the same whatever the signed bodies held.
 const auditListColumns = `id, org_id, user_id, username, action_id, credential_id,
-	credential_kind, method, path, summary, created_at`
+	credential_kind, method, path, summary, created_at, upstream, upstream_status`
 
 func scanAuditListEntry(row scanner) (store.AuditEntry, error) {
 	var (
@@ -36,7 +36,7 @@ func scanAuditListEntry(row scanner) (store.AuditEntry, error) {
 		created int64
 	)
 	if err := row.Scan(&e.ID, &e.OrgID, &e.UserID, &e.Username, &e.ActionID, &e.CredentialID,
-		&e.CredentialKind, &e.Method, &e.Path, &e.Summary, &created); err != nil {
+		&e.CredentialKind, &e.Method, &e.Path, &e.Summary, &created, &e.Upstream, &e.UpstreamStatus); err != nil {
 		return store.AuditEntry{}, err
 	}
 	e.CreatedAt = fromMillis(created)
@@ -50,7 +50,7 @@ func scanAuditEntry(row scanner) (store.AuditEntry, error) {
 	)
 	if err := row.Scan(&e.ID, &e.OrgID, &e.UserID, &e.Username, &e.ActionID, &e.CredentialID,
 		&e.CredentialKind, &e.CredentialPublicKey, &e.Method, &e.Path, &e.Payload, &e.ClientData,
-		&e.AuthenticatorData, &e.Signature, &e.Summary, &created); err != nil {
+		&e.AuthenticatorData, &e.Signature, &e.Summary, &created, &e.Upstream, &e.UpstreamStatus); err != nil {
 		return store.AuditEntry{}, err
 	}
 	e.CreatedAt = fromMillis(created)
@@ -121,4 +121,28 @@ func ceilMillis(t time.Time) int64 {
 		ms++
 	}
 	return ms
+}
+
+// RecordSignedRequest uses the action and writes the audit entry in one
+// transaction (inSigned with no change of the store's own).
+func (s *Store) RecordSignedRequest(ctx context.Context, sg store.Signed) error {
+	if err := s.inSigned(ctx, sg, func(conn) error { return nil }); err != nil {
+		return fmt.Errorf("record signed request %s: %w", sg.ActionID, err)
+	}
+	return nil
+}
+
+// SetAuditUpstreamStatus sets the upstream status of an entry of orgID
+// that names an upstream; store.ErrNotFound otherwise.
+func (s *Store) SetAuditUpstreamStatus(ctx context.Context, orgID, auditID, status string) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE audit_entry SET upstream_status = ? WHERE id = ? AND org_id = ? AND upstream <> ''`,
+		status, auditID, orgID)
+	if err == nil {
+		err = mustAffect(res)
+	}
+	if err != nil {
+		return fmt.Errorf("set upstream status of %s: %w", auditID, err)
+	}
+	return nil
 }
