@@ -169,6 +169,9 @@ func (is *Issuer) sign(t store.Token, username string) (Issued, error) {
 func (is *Issuer) Parse(raw string, kinds ...string) (Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ == AssertionType {
+			return nil, errors.New("a gateway assertion is not a bearer token")
+		}
 		if kid, _ := t.Header["kid"].(string); kid != is.kid {
 			return nil, errors.New("unknown key id")
 		}
