@@ -100,38 +100,51 @@ type actionKey struct{}
 
 // requireUserAction guards the state-changing route r: the
 // X-DFNS-USERACTION token must have been issued to the caller's identity
-// for this method, path and body, and the body must be of r's shape and
-// within the signed-body limit. It does not consume the token; the
-// handler's store call does, in the same transaction as the change, so a
-// failed change does not burn it and two concurrent uses execute once.
+// for this method, path and body (verifyUserAction), and the body must be
+// of r's shape. It does not consume the token; the handler's store call
+// does, in the same transaction as the change, so a failed change does not
+// burn it and two concurrent uses execute once.
 func (s *Server) requireUserAction(r *signedRoute) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			req := c.Request()
-			id := strings.TrimSpace(req.Header.Get(headerUserAction))
-			if id == "" {
-				return fmt.Errorf("no %s header: %w", headerUserAction, webauthn.ErrActionInvalid)
-			}
-			body, err := readBody(c)
-			if err != nil {
-				return err
-			}
-			if len(body) > s.opts.SignedBodyLimit {
-				return &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
-					Message: fmt.Sprintf("a signed body may hold at most %d bytes", s.opts.SignedBodyLimit)}
-			}
-			req.Body = io.NopCloser(bytes.NewReader(body))
-			ua, cred, err := s.ceremonies.CheckAction(req.Context(), callerFrom(c).identity(), id, req.Method, req.URL.EscapedPath(), body)
+			body, err := s.verifyUserAction(c, int64(s.opts.SignedBodyLimit))
 			if err != nil {
 				return err
 			}
 			if err := checkSignedBody(body, r.body); err != nil {
 				return err
 			}
-			c.SetRequest(req.WithContext(context.WithValue(req.Context(), actionKey{}, verifiedAction{action: ua, credential: cred})))
 			return next(c)
 		}
 	}
+}
+
+// verifyUserAction reads the body (at most limit bytes) and checks the
+// X-DFNS-USERACTION token against the caller, method, still-encoded path
+// and body: the one check of the Auth API's signed routes and the
+// gateway's alike. It leaves the verified action for signedChange and the
+// body readable again.
+func (s *Server) verifyUserAction(c echo.Context, limit int64) ([]byte, error) {
+	req := c.Request()
+	id := strings.TrimSpace(req.Header.Get(headerUserAction))
+	if id == "" {
+		return nil, fmt.Errorf("no %s header: %w", headerUserAction, webauthn.ErrActionInvalid)
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Message: fmt.Sprintf("a signed body may hold at most %d bytes", limit)}
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	ua, cred, err := s.ceremonies.CheckAction(req.Context(), callerFrom(c).identity(), id, req.Method, req.URL.EscapedPath(), body)
+	if err != nil {
+		return nil, err
+	}
+	c.SetRequest(req.WithContext(context.WithValue(req.Context(), actionKey{}, verifiedAction{action: ua, credential: cred})))
+	return body, nil
 }
 
 // signedChange returns what a guarded handler hands to the store: the user

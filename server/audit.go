@@ -117,6 +117,8 @@ type auditLog struct {
 	Method                string          `json:"method"`
 	Path                  string          `json:"path"`
 	Payload               string          `json:"payload"`
+	Upstream              string          `json:"upstream,omitempty"`       // the gateway upstream it went to
+	UpstreamStatus        string          `json:"upstreamStatus,omitempty"` // what that upstream answered
 }
 
 func newAuditLog(e store.AuditEntry) auditLog {
@@ -132,6 +134,7 @@ func newAuditLog(e store.AuditEntry) auditLog {
 			ID: e.CredentialID, Kind: e.CredentialKind, PublicKey: e.CredentialPublicKey, Assertion: a,
 		},
 		Summary: e.Summary, Method: e.Method, Path: e.Path, Payload: string(e.Payload),
+		Upstream: e.Upstream, UpstreamStatus: e.UpstreamStatus,
 	}
 }
 

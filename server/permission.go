@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
 	"countersign/store"
 	"countersign/token"
+	"countersign/webauthn"
 )
 
 // operations returns what the caller may do: the operations of its
@@ -63,8 +65,32 @@ func (s *Server) assignedOperations(ctx context.Context, identityID string) (map
 		for _, op := range a.Operations {
 			ops[op] = true
 		}
+		if a.PermissionName == webauthn.FullAdminPermission {
+			// Full administration holds the operations the gateway's
+			// routes declare too (spec/gateway.md §2).
+			for _, op := range s.gatewayOps {
+				ops[op] = true
+			}
+		}
 	}
 	return ops, len(assignments), nil
+}
+
+// knownOperation tells whether a permission may name op: an auth
+// operation of spec §7, or one a gateway route declares.
+func (s *Server) knownOperation(op string) bool {
+	return slices.Contains(webauthn.FullAdminOperations, op) || slices.Contains(s.gatewayOps, op)
+}
+
+// requireKnownOperations refuses a permission naming an operation nothing
+// checks: a typo would grant nothing and look like it granted something.
+func (s *Server) requireKnownOperations(ops []string) error {
+	for _, op := range ops {
+		if !s.knownOperation(op) {
+			return badRequest(fmt.Sprintf("operation %q is not one countersign knows (the auth operations of spec §7, or one a gateway route declares)", op), nil)
+		}
+	}
+	return nil
 }
 
 func forbidden(caller Caller, operation string) *APIError {

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"countersign/gateway"
 	"countersign/static"
 )
 
@@ -21,7 +22,14 @@ func (s *Server) routes() {
 			return fmt.Errorf("panic: %w\n%s", err, stack)
 		},
 	}))
-	e.Use(middleware.BodyLimit(s.opts.BodyLimit))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: s.opts.BodyLimit,
+		// An upstream's requests have its own limit (max_body).
+		Skipper: func(c echo.Context) bool {
+			_, ok := gateway.Find(s.upstreams, c.Request().URL.EscapedPath())
+			return ok
+		},
+	}))
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		// Bearer-token API: any origin may call it. Cookies are never
 		// honoured cross-origin (see the cookie carrier), so no credentials.

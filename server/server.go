@@ -3,13 +3,16 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"countersign/gateway"
 	"countersign/store"
 	"countersign/token"
 	"countersign/webauthn"
@@ -36,6 +39,8 @@ type Store interface {
 	ListAccessTokens(ctx context.Context, q store.AccessTokenQuery) ([]store.AccessToken, error)
 	UpdateAccessTokenSigned(ctx context.Context, s store.Signed, orgID, id string, p store.AccessTokenPatch) error
 	RecordTokenUse(ctx context.Context, id string, at time.Time, purpose string) error
+	RecordSignedRequest(ctx context.Context, s store.Signed) error
+	SetAuditUpstreamStatus(ctx context.Context, orgID, auditID, status string) error
 	CreateUserSigned(ctx context.Context, s store.Signed, in store.Invitation) error
 	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
 	UpdateUserSigned(ctx context.Context, s store.Signed, orgID, id string, p store.UserPatch) error
@@ -73,6 +78,8 @@ type Options struct {
 	// authenticated identity on action and credential challenges; 0
 	// disables it.
 	AccountRateLimit float64
+	// Upstreams are the services behind the gateway (spec/gateway.md).
+	Upstreams []gateway.Compiled
 	// SessionTTL bounds the console's session cookie.
 	SessionTTL time.Duration
 	Now        func() time.Time
@@ -92,6 +99,11 @@ type Server struct {
 	cookieName string
 	perAddress *limiter
 	perAccount *limiter
+
+	upstreams      []gateway.Compiled
+	gatewayOps     []string // the operations the upstreams' routes declare
+	proxies        map[string]*httputil.ReverseProxy
+	upstreamLimits map[string]*limiter
 }
 
 // New builds the server and its route table. It loads (or, on first start,
@@ -126,9 +138,14 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	e.IPExtractor = echo.ExtractIPDirect()
 	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger,
 		guarded: map[string]*signedRoute{}, cookieName: cookieName(opts.Origins[0]),
-		perAddress: newLimiter(opts.RateLimit, "this address"), perAccount: newLimiter(opts.AccountRateLimit, "this account")}
+		perAddress: newLimiter(opts.RateLimit, "this address"), perAccount: newLimiter(opts.AccountRateLimit, "this account"),
+		upstreams: opts.Upstreams, gatewayOps: gateway.Operations(opts.Upstreams),
+		proxies: map[string]*httputil.ReverseProxy{}, upstreamLimits: map[string]*limiter{}}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
+	if err := s.mountUpstreams(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	return s, nil
 }
 

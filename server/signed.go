@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"countersign/gateway"
 	"countersign/webauthn"
 )
 
@@ -94,6 +95,9 @@ func (s *Server) signedRouteFor(method, path string) (*signedRoute, bool) {
 // it, 403 when the caller may not use the route, 413 or 400 when the body
 // is too large or not of the route's shape.
 func (s *Server) checkRequest(c echo.Context, caller Caller, method, path string, payload []byte) error {
+	if up, ok := gateway.Find(s.upstreams, path); ok {
+		return s.checkGatewayRequest(c, caller, up, method, path, payload)
+	}
 	if len(payload) > s.opts.SignedBodyLimit {
 		return &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: fmt.Sprintf("a signed body may hold at most %d bytes", s.opts.SignedBodyLimit)}

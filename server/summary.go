@@ -140,6 +140,9 @@ func renaming(b summaryBody) string {
 // summarize says in words what a signed request does. The console shows it
 // before the passkey prompt and the audit log keeps it, so both read alike.
 func (s *Server) summarize(ctx context.Context, caller Caller, method, path string, payload []byte) string {
+	if text, ok := s.gatewaySummary(method, path, payload); ok {
+		return text
+	}
 	var body summaryBody
 	_ = json.Unmarshal(payload, &body) // an unreadable body is summarised by its route alone
 	for _, r := range summaryRoutes {
