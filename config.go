@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"countersign/gateway"
 )
 
 // Config is every setting of countersign, from flags and COUNTERSIGN_* env.
@@ -26,6 +28,10 @@ type Config struct {
 	AccountLimit  float64
 	Migrate       bool
 	HTTP          HTTPLimits
+	// Upstreams are the gateway's services, from the configuration file;
+	// finish compiles them into Gateway.
+	Upstreams []gateway.Upstream
+	Gateway   []gateway.Compiled
 }
 
 // HTTPLimits bound what one client can hold of the server: time to send a
@@ -96,12 +102,18 @@ func parseFlags(fs *flag.FlagSet, args []string, interspersed bool) ([]string, e
 	if err := applyEnv(fs); err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
 	}
+	if f, ok := fs.Lookup("config").Value.(*configFile); ok {
+		if err := f.applyFile(fs); err != nil {
+			return nil, fmt.Errorf("configuration:\n%w", err)
+		}
+	}
 	return positional, nil
 }
 
 // storeFlags registers the flags that locate the store, shared by every
 // sub-command.
 func storeFlags(fs *flag.FlagSet, c *Config) {
+	fs.Var(&configFile{upstreams: &c.Upstreams}, "config", "YAML file with any of these settings (flags and environment win) and the gateway's upstreams")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded SQLite database")
 	fs.StringVar(&c.Database, "database", "", "SQLite file, or a postgres:// DSN for PostgreSQL (default: countersign.db in the data dir)")
 	fs.BoolVar(&c.Migrate, "migrate", true, "apply database migrations at start")
@@ -160,6 +172,9 @@ func (c *Config) finish(origins stringList, server bool) error {
 			errs = append(errs, errors.New("--rate-limit and --account-rate-limit must not be negative"))
 		}
 		errs = append(errs, c.HTTP.check())
+		compiled, err := gateway.Compile(c.Upstreams)
+		errs = append(errs, err)
+		c.Gateway = compiled
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +75,61 @@ func TestConfiguration(t *testing.T) {
 		cfg := Config{Database: "postgres://u:secret@db:5432/cs"}
 		if l := cfg.databaseLabel(); strings.Contains(l, "secret") {
 			t.Fatalf("label = %s", l)
+		}
+	})
+}
+
+func TestConfigurationFile(t *testing.T) {
+	write := func(t *testing.T, body string) string {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), "countersign.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Run("the example file in docs/ loads, with its upstream", func(t *testing.T) {
+		cfg, err := parseServe(t, "--config", "docs/countersign.example.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Listen != "localhost:8080" || cfg.HTTP.MaxConnections != 1024 || cfg.AccountLimit != 10 || len(cfg.Gateway) != 1 ||
+			cfg.Gateway[0].Name != "orders" || len(cfg.Gateway[0].Routes) != 3 || cfg.Gateway[0].MaxBody != 1<<20 {
+			t.Fatalf("config = %+v", cfg)
+		}
+	})
+	t.Run("flags and the environment win over the file", func(t *testing.T) {
+		p := write(t, "listen: 127.0.0.1:7000\nrp_name: from the file\nrate_limit: 3\norigins: [http://localhost:7000]\n")
+		t.Setenv("COUNTERSIGN_RATE_LIMIT", "9")
+		cfg, err := parseServe(t, "--config", p, "--rp-name", "from the flag")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Listen != "127.0.0.1:7000" || cfg.RPName != "from the flag" || cfg.RateLimit != 9 || cfg.Origins[0] != "http://localhost:7000" {
+			t.Fatalf("config = %+v", cfg)
+		}
+	})
+	t.Run("unknown keys and bad values are all reported, with their lines", func(t *testing.T) {
+		p := write(t, "listen: nope\nrate_limt: 3\nread_timeout: soon\norigins: [{a: 1}]\nupstreams:\n  - name: x\n    prefx: /x/\n    url: http://h\n    routes: [{method: GET, path: /x/a, operation: X:Read, colour: red}]\n")
+		_, err := parseServe(t, "--config", p)
+		if err == nil {
+			t.Fatal("a bad file was accepted")
+		}
+		for _, want := range []string{`unknown key "rate_limt"`, "read_timeout", "origins", "line 7: field prefx not found", "colour"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the error does not report %q:\n%v", want, err)
+			}
+		}
+	})
+	t.Run("an empty file configures nothing", func(t *testing.T) {
+		if _, err := parseServe(t, "--config", write(t, "")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a bad upstream is a start-up error", func(t *testing.T) {
+		p := write(t, "upstreams:\n  - name: shop\n    prefix: /shop/\n    url: http://h\n    routes: [{method: POST, path: /shop/x, operation: Auth:Users:Delete}]\n")
+		if _, err := parseServe(t, "--config", p); err == nil || !strings.Contains(err.Error(), "Dfns's own namespace") {
+			t.Fatalf("err = %v", err)
 		}
 	})
 }

@@ -133,6 +133,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer a.store.Close()
 	srv, err := server.New(ctx, a.store, a.ceremonies, a.tokens, server.Options{
 		Origins: cfg.Origins, RateLimit: cfg.RateLimit, AccountRateLimit: cfg.AccountLimit, SessionTTL: cfg.LoginTokenTTL, Logger: log,
+		Upstreams: cfg.Gateway,
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 BIN="$root/.cache/bin/countersign"
+ORDERS="$root/.cache/bin/orders"
 USERNAME=sdkuser
 
 log() { printf 'test/sdk: %s\n' "$*" >&2; }
@@ -39,11 +40,13 @@ for f in "${args[@]}"; do
 	files+=("$(basename "$f")")
 done
 
-log "building $BIN"
+log "building $BIN and $ORDERS"
 go build -o "$BIN" .
+go build -o "$ORDERS" ./examples/orders
 
 work="$(mktemp -d)"
 pid=""
+orders_pid=""
 server_log=""
 
 # stop_server stops the running server, if any, and waits for it.
@@ -60,6 +63,38 @@ stop_server() {
 		wait "$pid" 2>/dev/null || true
 	fi
 	pid=""
+	if [ -n "$orders_pid" ]; then
+		kill "$orders_pid" 2>/dev/null || true
+		wait "$orders_pid" 2>/dev/null || true
+	fi
+	orders_pid=""
+}
+
+# free_port prints a free loopback port: the kernel picks one, we release
+# it and the server takes it.
+free_port() {
+	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+
+# start_orders starts examples/orders on a free port for the gateway test
+# and writes a configuration file putting it behind countersign at /api/.
+start_orders() {
+	local config="$1" countersign="$2" issuer="$3" port
+	port="$(free_port)"
+	"$ORDERS" -listen "127.0.0.1:$port" -countersign "$issuer" -jwks "$countersign/.well-known/jwks.json" >"$work/orders.log" 2>&1 &
+	orders_pid=$!
+	cat >"$config" <<YAML
+upstreams:
+  - name: orders
+    prefix: /api/
+    url: http://127.0.0.1:$port
+    routes:
+      - {method: POST, path: /api/orders, operation: Orders:Create, summary: "Create an order of {/amount} {/currency} for {/customer}"}
+      - {method: GET, path: /api/orders/:id, operation: Orders:Read}
+      - {method: GET, path: /api/health, public: true}
+YAML
+	COUNTERSIGN_ORDERS_URL="http://127.0.0.1:$port"
+	export COUNTERSIGN_ORDERS_URL
 }
 
 cleanup() {
@@ -99,8 +134,7 @@ run_file() {
 	server_log="$work/$name/server.log"
 	mkdir -p "$data"
 
-	# A free port: the kernel picks one, we release it and the server takes it.
-	port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+	port="$(free_port)"
 	url="http://127.0.0.1:$port"
 	# The browser-facing origin must sit within the RP id (default localhost); the
 	# SDK itself sends no Origin and talks to 127.0.0.1 (localhost may resolve to ::1).
@@ -114,8 +148,14 @@ run_file() {
 	COUNTERSIGN_USERNAME="$(invite_field "$invite" username)"
 	COUNTERSIGN_REGISTRATION_CODE="$(invite_field "$invite" registrationCode)"
 
+	local config="$work/$name/countersign.yaml"
+	: >"$config"
+	if [ "$name" = gateway ]; then
+		start_orders "$config" "$url" "$origin"
+	fi
+
 	log "$name: starting countersign on $url"
-	"$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --origin "$origin" >"$server_log" 2>&1 &
+	"$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --origin "$origin" --config "$config" >"$server_log" 2>&1 &
 	pid=$!
 
 	# Wait for GET /healthz == 200: at most 100 tries, 0.1 s apart, and give up at
