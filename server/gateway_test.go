@@ -50,7 +50,7 @@ func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { retur
 
 // gatewayHarness is a harness whose server fronts a recording upstream
 // "orders" under /api/.
-func gatewayHarness(t *testing.T, edit func(*gateway.Upstream)) (*harness, *upstream) {
+func gatewayHarness(t testing.TB, edit func(*gateway.Upstream)) (*harness, *upstream) {
 	t.Helper()
 	h := newHarness(t)
 	up := &upstream{status: http.StatusCreated}
