@@ -3,11 +3,12 @@ GO ?= go
 
 include mk/test-deps.mk
 
-.PHONY: run build generate check-generate lint test test-unit test-e2e test-sdk fuzz clean
+.PHONY: run build generate check-generate lint test test-unit test-e2e test-sdk test-newcomer fuzz clean
 
 ## run: start the server on http://localhost:8080 with SQLite under ./data
+## (RUN_ARGS="--config FILE" adds settings, e.g. the gateway's upstreams)
 run:
-	$(GO) run . serve
+	$(GO) run . serve $(RUN_ARGS)
 
 ## build: build the binary into bin/
 build:
@@ -31,7 +32,7 @@ lint:
 	node --check static/app.js
 
 ## test: everything CI runs: generate check, lint, unit, browser and SDK tests, a short fuzz
-test: test-deps check-generate lint test-unit test-e2e test-sdk
+test: test-deps check-generate lint test-unit test-e2e test-sdk test-newcomer
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 # Unit, handler and conformance tests; the PostgreSQL backend runs the same
@@ -46,6 +47,11 @@ test-e2e:
 
 test-sdk:
 	bash test/sdk/run.sh
+
+# The README's five commands from nothing to a signed order through the
+# gateway, run as written (on free ports).
+test-newcomer:
+	bash scripts/newcomer-orders.sh
 
 # Every decoder reachable from the network has a fuzz target; `go test`
 # runs their seeds, `make fuzz` fuzzes each for FUZZTIME (CI: a few seconds).
