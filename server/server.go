@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"countersign/metrics"
 	"countersign/store"
 	"countersign/token"
 	"countersign/webauthn"
@@ -51,6 +53,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	PendingMigrations(ctx context.Context) (int, error)
 }
 
 // Options configure the HTTP edge.
@@ -77,6 +80,9 @@ type Options struct {
 	SessionTTL time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Metrics receives the request, ceremony and user-action counts; nil
+	// gives the server a registry of its own that nobody serves.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP edge. It is an http.Handler.
@@ -92,6 +98,12 @@ type Server struct {
 	cookieName string
 	perAddress *limiter
 	perAccount *limiter
+	metrics    *metrics.Metrics
+	// routePaths are the paths of the route table, the only values of the
+	// route label.
+	routePaths map[string]bool
+	// draining turns /readyz unready once shutdown begins.
+	draining atomic.Bool
 }
 
 // New builds the server and its route table. It loads (or, on first start,
@@ -112,6 +124,9 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	if len(opts.Origins) == 0 {
 		return nil, errors.New("server: no origin configured")
 	}
@@ -126,9 +141,13 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	e.IPExtractor = echo.ExtractIPDirect()
 	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger,
 		guarded: map[string]*signedRoute{}, cookieName: cookieName(opts.Origins[0]),
-		perAddress: newLimiter(opts.RateLimit, "this address"), perAccount: newLimiter(opts.AccountRateLimit, "this account")}
+		perAddress: newLimiter(opts.RateLimit, "this address"), perAccount: newLimiter(opts.AccountRateLimit, "this account"),
+		metrics: opts.Metrics, routePaths: map[string]bool{}}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
+	for _, r := range e.Routes() {
+		s.routePaths[r.Path] = true
+	}
 	return s, nil
 }
 

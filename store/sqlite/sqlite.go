@@ -182,6 +182,16 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
 }
 
+// PendingMigrations returns how many embedded migrations the database
+// lacks, reading goose's version table only (no lock, nothing created).
+func (s *Store) PendingMigrations(ctx context.Context) (int, error) {
+	versions, err := MigrationVersions()
+	if err != nil {
+		return 0, err
+	}
+	return sqlstore.PendingMigrations(ctx, s.db, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`, versions)
+}
+
 // MigrationVersions returns the versions of the embedded migrations in
 // ascending order. Every dialect must list the same versions.
 func MigrationVersions() ([]int64, error) {

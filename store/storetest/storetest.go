@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		timeTests,
 		expiryTests,
 		hardeningTests,
+		operationTests,
 	}
 	for _, group := range groups {
 		for _, tc := range group {
