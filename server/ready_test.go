@@ -17,7 +17,9 @@ type migrationsBehind struct {
 	err     error
 }
 
-func (m migrationsBehind) PendingMigrations(ctx context.Context) (int, error) { return m.pending, m.err }
+func (m migrationsBehind) PendingMigrations(ctx context.Context) (int, error) {
+	return m.pending, m.err
+}
 
 func TestReadiness(t *testing.T) {
 	h := newHarness(t)
