@@ -43,6 +43,11 @@ func result(err error) string {
 	}
 }
 
+func (w *Store) Ping(ctx context.Context) (err error) {
+	defer w.observe("Ping", time.Now(), &err)
+	return w.Store.Ping(ctx)
+}
+
 func (w *Store) Invite(ctx context.Context, in store.Invitation) (err error) {
 	defer w.observe("Invite", time.Now(), &err)
 	return w.Store.Invite(ctx, in)
@@ -83,9 +88,14 @@ func (w *Store) RenewRegistrationCode(ctx context.Context, code store.Registrati
 	return w.Store.RenewRegistrationCode(ctx, code)
 }
 
-func (w *Store) CompleteRegistration(ctx context.Context, userID string, codeHash []byte, now time.Time, creds []store.Credential) (err error) {
+func (w *Store) CompleteRegistration(ctx context.Context, r store.Registration) (err error) {
 	defer w.observe("CompleteRegistration", time.Now(), &err)
-	return w.Store.CompleteRegistration(ctx, userID, codeHash, now, creds)
+	return w.Store.CompleteRegistration(ctx, r)
+}
+
+func (w *Store) GetRegistrationResult(ctx context.Context, ceremonyID string, now time.Time) (_ store.RegistrationResult, err error) {
+	defer w.observe("GetRegistrationResult", time.Now(), &err)
+	return w.Store.GetRegistrationResult(ctx, ceremonyID, now)
 }
 
 func (w *Store) CreateCredential(ctx context.Context, c store.Credential) (err error) {
@@ -113,6 +123,11 @@ func (w *Store) CreateChallenge(ctx context.Context, c store.Challenge) (err err
 	return w.Store.CreateChallenge(ctx, c)
 }
 
+func (w *Store) CreateChallengeCapped(ctx context.Context, c store.Challenge, maxOpen int) (err error) {
+	defer w.observe("CreateChallengeCapped", time.Now(), &err)
+	return w.Store.CreateChallengeCapped(ctx, c, maxOpen)
+}
+
 func (w *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) (_ store.Challenge, err error) {
 	defer w.observe("ConsumeChallenge", time.Now(), &err)
 	return w.Store.ConsumeChallenge(ctx, id, now)
@@ -131,6 +146,11 @@ func (w *Store) GetToken(ctx context.Context, id string) (_ store.Token, err err
 func (w *Store) RevokeToken(ctx context.Context, id string, now time.Time) (err error) {
 	defer w.observe("RevokeToken", time.Now(), &err)
 	return w.Store.RevokeToken(ctx, id, now)
+}
+
+func (w *Store) LatestTokenExpiry(ctx context.Context, createdBefore time.Time) (_ time.Time, err error) {
+	defer w.observe("LatestTokenExpiry", time.Now(), &err)
+	return w.Store.LatestTokenExpiry(ctx, createdBefore)
 }
 
 func (w *Store) ListAssignments(ctx context.Context, identityID string) (_ []store.AssignmentInfo, err error) {
@@ -161,6 +181,11 @@ func (w *Store) CreateUserAction(ctx context.Context, a store.UserAction) (err e
 func (w *Store) GetUserAction(ctx context.Context, id string) (_ store.UserAction, err error) {
 	defer w.observe("GetUserAction", time.Now(), &err)
 	return w.Store.GetUserAction(ctx, id)
+}
+
+func (w *Store) RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (_ bool, err error) {
+	defer w.observe("RecordUserActionMismatch", time.Now(), &err)
+	return w.Store.RecordUserActionMismatch(ctx, id, now, limit)
 }
 
 func (w *Store) CreateCredentialSigned(ctx context.Context, s store.Signed, c store.Credential) (err error) {
@@ -258,6 +283,16 @@ func (w *Store) CreateAssignmentSigned(ctx context.Context, s store.Signed, a st
 	return w.Store.CreateAssignmentSigned(ctx, s, a)
 }
 
+func (w *Store) GetAssignment(ctx context.Context, orgID string, id string) (_ store.Assignment, err error) {
+	defer w.observe("GetAssignment", time.Now(), &err)
+	return w.Store.GetAssignment(ctx, orgID, id)
+}
+
+func (w *Store) ListPermissionHolders(ctx context.Context, orgID string, permissionID string) (_ []string, err error) {
+	defer w.observe("ListPermissionHolders", time.Now(), &err)
+	return w.Store.ListPermissionHolders(ctx, orgID, permissionID)
+}
+
 func (w *Store) ListPermissionAssignments(ctx context.Context, q store.PageQuery, permissionID string) (_ []store.Assignment, err error) {
 	defer w.observe("ListPermissionAssignments", time.Now(), &err)
 	return w.Store.ListPermissionAssignments(ctx, q, permissionID)
@@ -271,10 +306,6 @@ func (w *Store) DeleteAssignmentSigned(ctx context.Context, s store.Signed, orgI
 func (w *Store) DeleteExpired(ctx context.Context, now time.Time) (_ int64, err error) {
 	defer w.observe("DeleteExpired", time.Now(), &err)
 	return w.Store.DeleteExpired(ctx, now)
-}
-func (w *Store) LatestTokenExpiry(ctx context.Context, createdBefore time.Time) (_ time.Time, err error) {
-	defer w.observe("LatestTokenExpiry", time.Now(), &err)
-	return w.Store.LatestTokenExpiry(ctx, createdBefore)
 }
 
 func (w *Store) PendingMigrations(ctx context.Context) (_ int, err error) {

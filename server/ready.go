@@ -12,7 +12,7 @@ import (
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // readyz answers 200 while the server should get traffic: it is not
-// shutting down, the store answers and its schema has every migration this
+// shutting down, the store takes a write and its schema has every migration this
 // binary knows (with --migrate=false a server waits unready for them).
 // Otherwise 503 with the reason.
 func (s *Server) readyz(c echo.Context) error {
@@ -20,7 +20,8 @@ func (s *Server) readyz(c echo.Context) error {
 		return notReady("shutting down", nil)
 	}
 	ctx := c.Request().Context()
-	if _, err := s.store.GetOrg(ctx, "or-readyz-probe"); err != nil && !isNotFound(err) {
+	if err := s.store.Ping(ctx); err != nil {
+		// A write probe: a read-only or full disk is not ready either.
 		return notReady("store unavailable", fmt.Errorf("store probe: %w", err))
 	}
 	pending, err := s.store.PendingMigrations(ctx)
