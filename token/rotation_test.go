@@ -72,7 +72,8 @@ func openSQLite(t *testing.T, path string) replicaStore {
 }
 
 func openPostgres(t *testing.T, dsn string) replicaStore {
-	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	// The test cluster runs with fsync off (scripts/test-postgres.sh).
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{AllowUnsafeDurability: true})
 	if err != nil {
 		t.Fatal(err)
 	}
