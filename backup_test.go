@@ -26,7 +26,7 @@ func TestBackupWhileServingThenRestoreAndSignIn(t *testing.T) {
 	var acked atomic.Int64
 	going, stop := make(chan struct{}), make(chan struct{})
 	results := burst(c, tok, passkey, "burst", 2, &acked, 10, going, stop)
-	<-going
+	awaitBurst(t, going, results)
 	before := acked.Load()
 	file := filepath.Join(t.TempDir(), "countersign-backup.db")
 	out, err := runBinary(t, "backup", file, "--data-dir", live)

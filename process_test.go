@@ -96,7 +96,7 @@ type proc struct {
 func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--origin", procOrigin, "--rp-id", procRPID,
-		"--rate-limit", "0", "--log-format", "json"}, extra...)
+		"--rate-limit", "0", "--account-rate-limit", "0", "--log-format", "json"}, extra...)
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = cleanEnv()
 	stdout, err := cmd.StdoutPipe()

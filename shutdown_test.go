@@ -73,9 +73,9 @@ func readState(t *testing.T, dbPath, orgID string) (dbState, func()) {
 }
 
 // burst runs workers that create permissions through signed requests until
-// stop is closed or the server stops answering. It returns every attempt
-// whose real request was sent.
-// When threshold actions have been acknowledged it closes reached.
+// stop is closed or the server stops answering. When threshold actions
+// have been acknowledged it closes reached. The function it returns waits
+// for the workers and returns every attempt whose real request was sent.
 func burst(c *client, tok string, s *signer, prefix string, workers int, acked *atomic.Int64, threshold int64, reached chan<- struct{}, stop <-chan struct{}) func() []attempt {
 	var mu sync.Mutex
 	var all []attempt
@@ -111,6 +111,28 @@ func burst(c *client, tok string, s *signer, prefix string, workers int, acked *
 	}
 }
 
+// awaitBurst waits until the burst has had its threshold of acknowledged
+// actions, failing t if its workers all stopped before.
+func awaitBurst(t *testing.T, reached <-chan struct{}, results func() []attempt) {
+	t.Helper()
+	ended := make(chan []attempt, 1)
+	go func() { ended <- results() }()
+	select {
+	case <-reached:
+	case all := <-ended:
+		select {
+		case <-reached:
+			return
+		default:
+		}
+		last := "none"
+		if len(all) > 0 {
+			last = fmt.Sprintf("%+v", all[len(all)-1])
+		}
+		t.Fatalf("the burst stopped after %d attempts before enough were acknowledged; last: %s", len(all), last)
+	}
+}
+
 // TestSIGTERMFinishesRequestsInFlight stops a real server with SIGTERM in
 // the middle of a burst of signed actions. Every acknowledged action must
 // be in the database, whole (permission, audit entry, consumed user
@@ -140,7 +162,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	var acked atomic.Int64
 	enough := make(chan struct{})
 	results := burst(c, tok, s, "burst", 4, &acked, 20, enough, nil)
-	<-enough
+	awaitBurst(t, enough, results)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
