@@ -1,10 +1,13 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"countersign/store"
 )
 
 // Drain turns /readyz unready: called as shutdown begins, so a load
@@ -21,7 +24,12 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if err := s.store.Ping(ctx); err != nil {
-		// A write probe: a read-only or full disk is not ready either.
+		// A write probe: a read-only or full disk is not ready either. An
+		// unavailable store answers as every request it fails does (503,
+		// Retry-After).
+		if errors.Is(err, store.ErrUnavailable) {
+			return fmt.Errorf("readiness probe: %w", err)
+		}
 		return notReady("store unavailable", fmt.Errorf("store probe: %w", err))
 	}
 	pending, err := s.store.PendingMigrations(ctx)
