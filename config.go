@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -28,10 +30,19 @@ type Config struct {
 	AccountLimit  float64
 	Migrate       bool
 	HTTP          HTTPLimits
+	Ops           Ops
 	// Upstreams are the gateway's services, from the configuration file;
 	// finish compiles them into Gateway.
 	Upstreams []gateway.Upstream
 	Gateway   []gateway.Compiled
+}
+
+// Ops are serve's operating settings: logs, metrics and shutdown.
+type Ops struct {
+	LogFormat       string // text or json
+	LogLevel        string // debug, info, warn or error
+	MetricsListen   string // address of the Prometheus listener; "" = off
+	ShutdownTimeout time.Duration
 }
 
 // HTTPLimits bound what one client can hold of the server: time to send a
@@ -136,6 +147,46 @@ func serverFlags(fs *flag.FlagSet, c *Config, origins *stringList) {
 	fs.DurationVar(&c.HTTP.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&c.HTTP.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes")
 	fs.IntVar(&c.HTTP.MaxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted")
+}
+
+// opsFlags registers serve's operating flags.
+func opsFlags(fs *flag.FlagSet, o *Ops) {
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "least level logged: debug, info, warn or error")
+	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics listener, e.g. 127.0.0.1:9090 (default off)")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long requests in flight may take to finish")
+}
+
+// check validates the operating settings.
+func (o Ops) check() error {
+	var errs []error
+	if o.LogFormat != "text" && o.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.LogFormat))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.LogLevel))
+	}
+	if o.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(o.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q: %w", o.MetricsListen, err))
+		}
+	}
+	if o.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// logger is the process's logger on w, in the configured format and level.
+func (o Ops) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(o.LogLevel)) // checked by check
+	opts := &slog.HandlerOptions{Level: level}
+	if o.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // finish fills derived defaults and validates everything at once. server

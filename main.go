@@ -18,11 +18,13 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/net/netutil"
 
+	"countersign/metrics"
 	"countersign/server"
 	"countersign/store"
 	"countersign/store/postgres"
@@ -34,6 +36,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "countersign:", err)
@@ -45,7 +52,11 @@ func main() {
 const usage = `usage: countersign [serve] [flags]           run the server (default)
        countersign invite USERNAME [--json]     invite a user, print the registration link
        countersign rotate-session-keys          new console cookie keys; the previous pair still opens cookies
-Run "countersign serve -h" or "countersign invite -h" for flags.`
+       countersign rotate-signing-key           new token-signing key; the previous one verifies until its tokens expire
+       countersign backup FILE                  consistent copy of the SQLite database, while servers run
+       countersign restore FILE [--replace]     put a backup in place; refused while the database is in use
+       countersign version                      print the version
+Run "countersign COMMAND -h" for a command's flags.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
@@ -59,6 +70,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return invite(ctx, args, stdout, stderr)
 	case "rotate-session-keys":
 		return rotateSessionKeys(ctx, args, stdout, stderr)
+	case "rotate-signing-key":
+		return rotateSigningKey(ctx, args, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, stdout, stderr)
+	case "restore":
+		return restore(ctx, args, stdout, stderr)
+	case "version":
+		return printVersion(stdout)
 	case "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -83,10 +102,16 @@ type app struct {
 	tokens     *token.Issuer
 }
 
-func open(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+// open opens the store and what is built on it. With m set, every store
+// operation is timed in m.
+func open(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) (*app, error) {
+	var st store.Store
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if m != nil {
+		st = metrics.WrapStore(st, m)
 	}
 	decoy, err := st.EnsureSecret(ctx, "login-decoy-key", randomKey())
 	if err != nil {
@@ -118,22 +143,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	storeFlags(fs, &cfg)
 	serverFlags(fs, &cfg, &origins)
+	opsFlags(fs, &cfg.Ops)
 	fs.Usage = usageWithEnv(fs)
 	if _, err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if err := cfg.finish(origins, true); err != nil {
+	err := cfg.finish(origins, true)
+	if err = errors.Join(err, cfg.Ops.check()); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	a, err := open(ctx, cfg, log)
+	log := cfg.Ops.logger(stderr)
+	m := metrics.New()
+	a, err := open(ctx, cfg, log, m)
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.store.Close() // closed below after a clean shutdown; Close twice is harmless
 	srv, err := server.New(ctx, a.store, a.ceremonies, a.tokens, server.Options{
 		Origins: cfg.Origins, RateLimit: cfg.RateLimit, AccountRateLimit: cfg.AccountLimit, SessionTTL: cfg.LoginTokenTTL, Logger: log,
-		Upstreams: cfg.Gateway,
+		Upstreams: cfg.Gateway, Metrics: m,
 	})
 	if err != nil {
 		return err
@@ -142,23 +170,78 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if cfg.Ops.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Ops.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
+	}
 	fmt.Fprintf(stdout, "countersign listening on %s (origin %s, rp id %s, database %s)\n", ln.Addr(), cfg.Origins[0], cfg.RPID, cfg.databaseLabel())
 	if err := inviteFirstUser(ctx, a, cfg, stdout); err != nil {
 		ln.Close()
 		return err
 	}
-	go sweep(ctx, a.store, log)
+
+	// Background work stops before the store closes.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	background.Go(func() { maintain(bgCtx, a, log) })
+
 	hs := newHTTPServer(cfg.HTTP, srv, log)
-	errc := make(chan error, 1)
+	servers := []*http.Server{hs}
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(netutil.LimitListener(ln, cfg.HTTP.MaxConnections)) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return hs.Shutdown(shutdownCtx)
+	if metricsLn != nil {
+		ms := newHTTPServer(cfg.HTTP, metricsMux(m), log)
+		servers = append(servers, ms)
+		go func() { errc <- ms.Serve(metricsLn) }()
 	}
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	err = shutdown(srv, servers, cfg.Ops.ShutdownTimeout, log)
+	stopBackground()
+	background.Wait()
+	if cerr := a.store.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(serveErr, err)
+	}
+	if err == nil {
+		log.Info("stopped")
+	}
+	return err
+}
+
+// shutdown stops a server gracefully: /readyz turns unready, the listeners
+// close, and the requests in flight get up to timeout to finish; any still
+// running then are cut off, which is reported as an error.
+func shutdown(srv *server.Server, servers []*http.Server, timeout time.Duration, log *slog.Logger) error {
+	srv.Drain()
+	log.Info("shutting down: no new connections, waiting for requests in flight", "timeout", timeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	for _, hs := range servers {
+		if err := hs.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("requests still running after --shutdown-timeout %s were cut off: %w", timeout, err))
+			hs.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// metricsMux serves /metrics only.
+func metricsMux(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return mux
 }
 
 // newHTTPServer serves h with every limit of l set: no client holds a
@@ -220,20 +303,34 @@ func remindUnregisteredOwner(ctx context.Context, a *app, org store.Org, cfg Con
 	return nil
 }
 
-// sweep deletes expired challenges, codes and tokens every few minutes until
-// ctx ends.
-func sweep(ctx context.Context, st store.Store, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
+// maintain runs the periodic work of a server until ctx ends: it re-reads
+// the signing keyring every token.ReloadInterval (a key added by a rotation
+// elsewhere signs here too), and every few minutes deletes expired
+// challenges, codes and tokens and drops the retired signing keys no
+// unexpired token needs.
+func maintain(ctx context.Context, a *app, log *slog.Logger) {
+	reload := time.NewTicker(token.ReloadInterval)
+	defer reload.Stop()
+	sweep := time.NewTicker(5 * time.Minute)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			if n, err := st.DeleteExpired(ctx, time.Now()); err != nil {
+		case <-reload.C:
+			if err := a.tokens.Reload(ctx); err != nil && ctx.Err() == nil {
+				log.Error("reload signing keys", "cause", err.Error())
+			}
+		case <-sweep.C:
+			if n, err := a.store.DeleteExpired(ctx, time.Now()); err != nil && ctx.Err() == nil {
 				log.Error("sweep expired rows", "cause", err.Error())
 			} else if n > 0 {
 				log.Info("swept expired rows", "rows", n)
+			}
+			if dropped, err := a.tokens.Prune(ctx); err != nil && ctx.Err() == nil {
+				log.Error("prune signing keys", "cause", err.Error())
+			} else if len(dropped) > 0 {
+				log.Info("dropped retired signing keys: every token they signed has expired", "kids", dropped)
 			}
 		}
 	}
@@ -269,7 +366,7 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := cfg.finish(origins, true); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), nil)
 	if err != nil {
 		return err
 	}

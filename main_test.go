@@ -29,7 +29,7 @@ func limitedServer(t *testing.T, l HTTPLimits) string {
 	cfg := Config{DataDir: dir, Database: filepath.Join(dir, "cs.db"), RPID: "localhost", RPName: "t",
 		Origins: []string{"http://localhost:8080"}, LoginTokenTTL: time.Hour, ChallengeTTL: time.Minute, Migrate: true, HTTP: l}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := open(ctx, cfg, log)
+	a, err := open(ctx, cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,12 +127,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 	apiErr := toAPIError(err)
 	req := c.Request()
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-	level := slog.LevelInfo
-	if apiErr.Status >= 500 {
-		level = slog.LevelError
+	if note := noteFrom(c); note != nil {
+		// observe writes the request's one log line, with this cause.
+		note.code, note.cause = apiErr.Code, err
+	} else {
+		level := slog.LevelInfo
+		if apiErr.Status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(req.Context(), level, "request failed", "request_id", reqID, "method", req.Method,
+			"path", req.URL.Path, "status", apiErr.Status, "code", apiErr.Code, "cause", err.Error())
 	}
-	s.log.Log(req.Context(), level, "request failed", "request_id", reqID, "method", req.Method,
-		"path", req.URL.Path, "status", apiErr.Status, "code", apiErr.Code, "cause", err.Error())
 	if c.Response().Committed {
 		return
 	}

@@ -136,13 +136,16 @@ func (s *Server) authorized(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if _, err := s.verifyUserAction(c, g.up.MaxBody); err != nil {
+			s.metrics.UserActionRefused(toAPIError(err).Code)
 			return err
 		}
 		sg := s.signedChange(c)
 		sg.Audit.Upstream = g.up.Name
 		if err := s.store.RecordSignedRequest(c.Request().Context(), sg); err != nil {
+			s.metrics.UserActionRefused(toAPIError(err).Code)
 			return fmt.Errorf("spend the action of %s %s: %w", c.Request().Method, c.Request().URL.EscapedPath(), err)
 		}
+		s.metrics.UserActionConsumed()
 		c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), spentKey{}, sg)))
 		return next(c)
 	}
@@ -181,7 +184,9 @@ func (s *Server) forward(c echo.Context) error {
 	out := req.WithContext(ctx)
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.ContentLength = int64(len(body))
+	start := time.Now()
 	s.proxies[g.up.Name].ServeHTTP(c.Response(), out)
+	elapsed := time.Since(start)
 
 	status := strconv.Itoa(answer.status)
 	var apiErr *APIError
@@ -198,6 +203,7 @@ func (s *Server) forward(c echo.Context) error {
 		apiErr = &APIError{Status: http.StatusBadGateway, Code: "upstream_unreachable",
 			Message: fmt.Sprintf("%s could not be reached", g.up.Name), Err: answer.err}
 	}
+	s.metrics.Upstream(g.up.Name, status, elapsed)
 	if sg, ok := req.Context().Value(spentKey{}).(store.Signed); ok {
 		// The approval is spent whatever the upstream answered; a failure to
 		// note the answer does not change what the client gets.

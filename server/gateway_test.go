@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -98,12 +97,7 @@ func gatewayHarness(t testing.TB, edit func(*gateway.Upstream)) (*harness, *upst
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(context.Background(), h.st, h.cs, h.tokens, Options{Origins: []string{testOrigin}, Now: h.clock,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Upstreams: compiled})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.srv = srv
+	h.rebuild(t, Options{Upstreams: compiled})
 	return h, up
 }
 
@@ -155,6 +149,13 @@ func TestGatewayForwardsOnlyWhatWasApproved(t *testing.T) {
 		mustStatus(t, r, http.StatusBadRequest)
 		if len(up.requests()) != 1 {
 			t.Fatal("a reused approval reached the upstream")
+		}
+		samples := h.scrape()
+		if n := value(samples, "countersign_gateway_upstream_requests_total", "upstream", "orders", "status", "201"); n != 1 {
+			t.Errorf("upstream requests counted %v, want 1", n)
+		}
+		if n := value(samples, "countersign_user_actions_refused_total", "reason", "user_action_used"); n != 1 {
+			t.Errorf("refused reused actions counted %v, want 1", n)
 		}
 	})
 	t.Run("refused requests reach nothing", func(t *testing.T) {
@@ -292,12 +293,7 @@ func TestGatewaySpendsTheApprovalBeforeForwarding(t *testing.T) {
 		defer close(release)
 		compiled, _ := gateway.Compile([]gateway.Upstream{{Name: "orders", Prefix: "/api/", URL: slow.URL, Timeout: "200ms",
 			Routes: []gateway.Route{{Method: "GET", Path: "/api/orders/:id", Operation: "Orders:Read"}}}})
-		srv, err := New(context.Background(), h.st, h.cs, h.tokens, Options{Origins: []string{testOrigin}, Now: h.clock,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Upstreams: compiled})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.srv = srv
+		h.rebuild(t, Options{Upstreams: compiled})
 		owner := h.newActionUser("owner")
 		r := get(h, owner.tok, "/api/orders/o-1")
 		mustStatus(t, r, http.StatusGatewayTimeout)
@@ -370,8 +366,7 @@ func TestGatewayConfigOverlappingCountersignIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", prefix, err)
 		}
-		_, err = New(context.Background(), h.st, h.cs, h.tokens, Options{Origins: []string{testOrigin}, Upstreams: compiled,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		_, err = New(context.Background(), h.timed, h.cs, h.tokens, Options{Origins: []string{testOrigin}, Upstreams: compiled, Logger: h.log})
 		if err == nil || !strings.Contains(err.Error(), "overlaps") || !strings.Contains(err.Error(), prefix) {
 			t.Errorf("prefix %s: New = %v, want an overlap naming it", prefix, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"countersign/metrics"
 	"countersign/store"
 	"countersign/store/sqlite"
 	"countersign/token"
@@ -32,8 +33,29 @@ type harness struct {
 	st     *sqlite.Store
 	cs     *webauthn.Ceremonies
 	tokens *token.Issuer
-	mu     sync.Mutex
-	now    time.Time
+	// metrics is the server's registry, for tests that scrape it.
+	metrics *metrics.Metrics
+	// timed and log are what the server was built on: the store through
+	// the metrics wrapper, and the logger of the package's leak check.
+	timed *metrics.Store
+	log   *slog.Logger
+	mu    sync.Mutex
+	now   time.Time
+}
+
+// rebuild replaces the server with one built on the same store, clock,
+// logger and metrics, with opts otherwise (origins default to the test's).
+func (h *harness) rebuild(t testing.TB, opts Options) {
+	t.Helper()
+	if opts.Origins == nil {
+		opts.Origins = []string{testOrigin}
+	}
+	opts.Now, opts.Logger, opts.Metrics = h.clock, h.log, h.metrics
+	srv, err := New(context.Background(), h.timed, h.cs, h.tokens, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
 }
 
 func newHarness(t testing.TB) *harness {
@@ -45,23 +67,29 @@ func newHarness(t testing.TB) *harness {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cs, err := webauthn.New(st, webauthn.Options{
+	// The server sees the store through the metrics wrapper, as in
+	// production; h.st is the store itself, for reading back.
+	h.metrics = metrics.New()
+	timed := metrics.WrapStore(st, h.metrics)
+	// Everything the server logs goes to the package's leak check.
+	log := slog.New(slog.NewJSONHandler(&testLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cs, err := webauthn.New(timed, webauthn.Options{
 		RPID: testRPID, RPName: "countersign test", Origins: []string{testOrigin},
 		DecoyKey: []byte("test decoy key"), Now: h.clock, Logger: log,
 	})
 	if err != nil {
 		t.Fatalf("ceremonies: %v", err)
 	}
-	tokens, err := token.New(ctx, st, token.Options{Issuer: testOrigin, LoginTTL: time.Hour, TempTTL: 5 * time.Minute, Now: h.clock})
+	tokens, err := token.New(ctx, timed, token.Options{Issuer: testOrigin, LoginTTL: time.Hour, TempTTL: 5 * time.Minute, Now: h.clock})
 	if err != nil {
 		t.Fatalf("tokens: %v", err)
 	}
-	srv, err := New(ctx, st, cs, tokens, Options{Origins: []string{testOrigin}, Now: h.clock, Logger: log})
+	srv, err := New(ctx, timed, cs, tokens, Options{Origins: []string{testOrigin}, Now: h.clock, Logger: log, Metrics: h.metrics})
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
-	h.srv, h.st, h.cs, h.tokens = srv, st, cs, tokens
+	h.srv, h.st, h.cs, h.tokens, h.timed, h.log = srv, st, cs, tokens, timed, log
+	harvestServerSecrets(st, SessionKeyringSecret, "jwt-es256-key-1", "jwt-signing-keys")
 	return h
 }
 
@@ -106,13 +134,15 @@ func (r response) errorCode(t testing.TB) string {
 func (h *harness) do(method, path string, body any, header ...string) response {
 	h.t.Helper()
 	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = bytes.NewBufferString(b)
+		raw = []byte(b)
+		rd = bytes.NewReader(raw)
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			h.t.Fatalf("encode body: %v", err)
 		}
 		rd = bytes.NewReader(raw)
@@ -126,6 +156,7 @@ func (h *harness) do(method, path string, body any, header ...string) response {
 	}
 	rec := httptest.NewRecorder()
 	h.srv.ServeHTTP(rec, req)
+	harvest(req, raw, rec.Header(), rec.Body.Bytes())
 	return response{Status: rec.Code, Body: rec.Body.Bytes(), Header: rec.Header()}
 }
 
@@ -146,6 +177,7 @@ func (h *harness) invite(username string) webauthn.Invited {
 	if err != nil {
 		h.t.Fatalf("invite %s: %v", username, err)
 	}
+	leakSecrets.add("registration code", inv.Code)
 	return inv
 }
 

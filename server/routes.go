@@ -14,6 +14,7 @@ import (
 // routes is the whole route table.
 func (s *Server) routes() {
 	e := s.echo
+	e.Use(s.observe) // first: the request log line and the metrics see every answer
 	e.Use(middleware.RequestID())
 	e.Use(s.securityHeaders)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -40,6 +41,7 @@ func (s *Server) routes() {
 	}))
 
 	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
 	e.GET("/.well-known/jwks.json", s.jwks)
 
 	// Middleware is attached per route, not through groups: an Echo group

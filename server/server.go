@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
 	"countersign/gateway"
+	"countersign/metrics"
 	"countersign/store"
 	"countersign/token"
 	"countersign/webauthn"
@@ -56,6 +58,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	PendingMigrations(ctx context.Context) (int, error)
 }
 
 // Options configure the HTTP edge.
@@ -84,6 +87,9 @@ type Options struct {
 	SessionTTL time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Metrics receives the request, ceremony and user-action counts; nil
+	// gives the server a registry of its own that nobody serves.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP edge. It is an http.Handler.
@@ -99,6 +105,12 @@ type Server struct {
 	cookieName string
 	perAddress *limiter
 	perAccount *limiter
+	metrics    *metrics.Metrics
+	// routePaths are the paths of the route table, the only values of the
+	// route label.
+	routePaths map[string]bool
+	// draining turns /readyz unready once shutdown begins.
+	draining atomic.Bool
 
 	upstreams      []gateway.Compiled
 	gatewayOps     []string // the operations the upstreams' routes declare
@@ -124,6 +136,9 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	if len(opts.Origins) == 0 {
 		return nil, errors.New("server: no origin configured")
 	}
@@ -139,12 +154,16 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	s := &Server{echo: e, store: st, ceremonies: ceremonies, tokens: tokens, cookies: cookies, opts: opts, log: opts.Logger,
 		guarded: map[string]*signedRoute{}, cookieName: cookieName(opts.Origins[0]),
 		perAddress: newLimiter(opts.RateLimit, "this address"), perAccount: newLimiter(opts.AccountRateLimit, "this account"),
+		metrics: opts.Metrics, routePaths: map[string]bool{},
 		upstreams: opts.Upstreams, gatewayOps: gateway.Operations(opts.Upstreams),
 		proxies: map[string]*httputil.ReverseProxy{}, upstreamLimits: map[string]*limiter{}}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	if err := s.mountUpstreams(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	for _, r := range e.Routes() {
+		s.routePaths[r.Path] = true
 	}
 	return s, nil
 }

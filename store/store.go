@@ -113,6 +113,10 @@ type Store interface {
 	GetToken(ctx context.Context, id string) (Token, error)
 	// RevokeToken marks a token revoked; ErrNotFound if unknown.
 	RevokeToken(ctx context.Context, id string, now time.Time) error
+	// LatestTokenExpiry returns the latest expiry of the unrevoked tokens
+	// created before createdBefore (the zero time when there is none):
+	// until then a signing key retired at createdBefore must stay published.
+	LatestTokenExpiry(ctx context.Context, createdBefore time.Time) (time.Time, error)
 
 	// ListAssignments returns the permissions assigned to an identity (user
 	// id or token id), with their names and operations, skipping archived
@@ -237,6 +241,12 @@ type Store interface {
 	// DeleteExpired removes challenges, registration codes, tokens and user
 	// actions that expired before now and returns how many rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+
+	// PendingMigrations returns how many of the backend's migrations the
+	// database lacks (0 once migrated; a database a newer release migrated
+	// further has none pending). It reads the database, so it also tells
+	// whether the store answers.
+	PendingMigrations(ctx context.Context) (int, error)
 }
 
 // Org is an organisation: every other entity belongs to one.

@@ -57,10 +57,11 @@ func (is *Issuer) SignAssertion(audience string, c AssertionClaims) (string, err
 	c.Audience = jwt.ClaimStrings{audience}
 	c.IssuedAt = jwt.NewNumericDate(now)
 	c.ExpiresAt = jwt.NewNumericDate(now.Add(AssertionTTL))
+	key := is.ring.Load().signer()
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
-	tok.Header["kid"] = is.kid
+	tok.Header["kid"] = key.kid
 	tok.Header["typ"] = AssertionType
-	s, err := tok.SignedString(is.key)
+	s, err := tok.SignedString(key.priv)
 	if err != nil {
 		return "", fmt.Errorf("sign assertion: %w", err)
 	}

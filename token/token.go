@@ -3,16 +3,17 @@ package token
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 
 	"countersign/store"
 )
@@ -25,14 +26,13 @@ var ErrInvalid = errors.New("token invalid")
 // appMetadataClaim is the claim the Dfns SDK reads orgId from (spec §1.7).
 const appMetadataClaim = "https://custom/app_metadata"
 
-// signingKeySecret names the store secret holding the PKCS#8 ES256 key.
-const signingKeySecret = "jwt-es256-key-1"
-
 // Store is what the issuer needs from the persistence layer.
 type Store interface {
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	UpdateSecret(ctx context.Context, name string, update func(current []byte) ([]byte, error)) ([]byte, error)
 	CreateToken(ctx context.Context, t store.Token) error
 	GetToken(ctx context.Context, id string) (store.Token, error)
+	LatestTokenExpiry(ctx context.Context, createdBefore time.Time) (time.Time, error)
 }
 
 // Options configure an Issuer.
@@ -43,13 +43,21 @@ type Options struct {
 	Now      func() time.Time
 }
 
-// Issuer signs and verifies tokens.
+// Issuer signs and verifies tokens with the keys of the stored keyring
+// (keyring.go). It is safe for concurrent use.
 type Issuer struct {
-	store Store
-	opts  Options
-	key   *ecdsa.PrivateKey
-	kid   string
+	store    Store
+	opts     Options
+	ring     atomic.Pointer[keyring]
+	reloadMu sync.Mutex
+	// unknownKID bounds the reloads a token naming an unknown key causes:
+	// anyone can send such a token.
+	unknownKID *rate.Limiter
 }
+
+// unknownKeyReloadEvery is the least time between two reloads caused by
+// tokens naming a key this issuer does not know.
+const unknownKeyReloadEvery = time.Second
 
 // AppMetadata is the namespaced claim the SDK reads.
 type AppMetadata struct {
@@ -66,33 +74,22 @@ type Claims struct {
 	Username    string      `json:"https://custom/username,omitempty"`
 }
 
-// New loads the signing key from the store, creating it on first start.
+// New loads the signing keyring from the store, creating it on first start.
 func New(ctx context.Context, st Store, opts Options) (*Issuer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	candidate, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	r, err := ensureKeyring(ctx, st, opts.Now())
 	if err != nil {
-		return nil, fmt.Errorf("generate signing key: %w", err)
+		return nil, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(candidate)
-	if err != nil {
-		return nil, fmt.Errorf("marshal signing key: %w", err)
-	}
-	stored, err := st.EnsureSecret(ctx, signingKeySecret, der)
-	if err != nil {
-		return nil, fmt.Errorf("load signing key: %w", err)
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(stored)
-	if err != nil {
-		return nil, fmt.Errorf("parse signing key: %w", err)
-	}
-	key, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing key is %T, want ECDSA", parsed)
-	}
-	return &Issuer{store: st, opts: opts, key: key, kid: keyID(&key.PublicKey)}, nil
+	is := &Issuer{store: st, opts: opts, unknownKID: rate.NewLimiter(rate.Every(unknownKeyReloadEvery), 1)}
+	is.ring.Store(r)
+	return is, nil
 }
+
+// SigningKeyID is the kid new tokens are signed with.
+func (is *Issuer) SigningKeyID() string { return is.ring.Load().signer().kid }
 
 // keyID is the base64url SHA-256 of the public key's SPKI: stable across
 // restarts and replicas.
@@ -154,9 +151,10 @@ func (is *Issuer) sign(t store.Token, username string) (Issued, error) {
 		AppMetadata: AppMetadata{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID, TokenKind: t.Kind},
 		Username:    username,
 	}
+	key := is.ring.Load().signer()
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	tok.Header["kid"] = is.kid
-	s, err := tok.SignedString(is.key)
+	tok.Header["kid"] = key.kid
+	s, err := tok.SignedString(key.priv)
 	if err != nil {
 		return Issued{}, fmt.Errorf("sign token: %w", err)
 	}
@@ -167,15 +165,36 @@ func (is *Issuer) sign(t store.Token, username string) (Issued, error) {
 // HMAC confusion are refused), issuer, audience and expiry, and that it is of
 // one of the wanted kinds. It does not consult the store; Verify does.
 func (is *Issuer) Parse(raw string, kinds ...string) (Claims, error) {
+	return is.parse(context.Background(), raw, kinds...)
+}
+
+// verificationKey returns the public key named kid. A kid this issuer does
+// not know may be a key another process has just added: the keyring is
+// re-read once (rate-limited) before the token is refused.
+func (is *Issuer) verificationKey(ctx context.Context, kid string) (*ecdsa.PublicKey, error) {
+	if k, ok := is.ring.Load().byID[kid]; ok {
+		return &k.priv.PublicKey, nil
+	}
+	if kid == "" || len(kid) > 64 || !is.unknownKID.Allow() {
+		return nil, errors.New("unknown key id")
+	}
+	if err := is.Reload(ctx); err != nil {
+		return nil, err
+	}
+	if k, ok := is.ring.Load().byID[kid]; ok {
+		return &k.priv.PublicKey, nil
+	}
+	return nil, errors.New("unknown key id")
+}
+
+func (is *Issuer) parse(ctx context.Context, raw string, kinds ...string) (Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ == AssertionType {
 			return nil, errors.New("a gateway assertion is not a bearer token")
 		}
-		if kid, _ := t.Header["kid"].(string); kid != is.kid {
-			return nil, errors.New("unknown key id")
-		}
-		return &is.key.PublicKey, nil
+		kid, _ := t.Header["kid"].(string)
+		return is.verificationKey(ctx, kid)
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithIssuer(is.opts.Issuer),
@@ -198,7 +217,7 @@ func (is *Issuer) Parse(raw string, kinds ...string) (Claims, error) {
 // the store: it must exist, match the claims and not be revoked. The check is
 // made on every request so that revocation takes effect at once.
 func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Claims, store.Token, error) {
-	c, err := is.Parse(raw, kinds...)
+	c, err := is.parse(ctx, raw, kinds...)
 	if err != nil {
 		return Claims{}, store.Token{}, err
 	}
@@ -221,16 +240,21 @@ func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Clai
 	return c, t, nil
 }
 
-// JWKS returns the public signing keys as a JSON Web Key Set document.
+// JWKS returns the public keys of the keyring, the signing key first, as a
+// JSON Web Key Set document: retired keys stay in it until they are pruned.
 func (is *Issuer) JWKS() map[string]any {
-	point, err := is.key.PublicKey.Bytes() // 0x04 || X || Y
-	if err != nil {
-		panic("a P-256 key always encodes: " + err.Error())
+	var keys []map[string]string
+	for _, k := range is.ring.Load().keys {
+		point, err := k.priv.PublicKey.Bytes() // 0x04 || X || Y
+		if err != nil {
+			panic("a P-256 key always encodes: " + err.Error())
+		}
+		x, y := point[1:33], point[33:65]
+		keys = append(keys, map[string]string{
+			"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": k.kid,
+			"x": base64.RawURLEncoding.EncodeToString(x),
+			"y": base64.RawURLEncoding.EncodeToString(y),
+		})
 	}
-	x, y := point[1:33], point[33:65]
-	return map[string]any{"keys": []map[string]string{{
-		"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": is.kid,
-		"x": base64.RawURLEncoding.EncodeToString(x),
-		"y": base64.RawURLEncoding.EncodeToString(y),
-	}}}
+	return map[string]any{"keys": keys}
 }

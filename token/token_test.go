@@ -60,7 +60,7 @@ func TestTokens(t *testing.T) {
 			RegisteredClaims: jwt.RegisteredClaims{Issuer: is.opts.Issuer, Audience: jwt.ClaimStrings{is.opts.Issuer}, ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)), ID: "ch-1"},
 			AppMetadata:      AppMetadata{OrgID: "or-1", UserID: "us-1", TokenKind: store.TokenTemp},
 		})
-		tok.Header["kid"] = is.kid
+		tok.Header["kid"] = is.SigningKeyID()
 		forged, err := tok.SignedString(key)
 		if err != nil {
 			t.Fatal(err)
@@ -70,10 +70,10 @@ func TestTokens(t *testing.T) {
 		}
 	})
 	t.Run("an HS256 token keyed with the public key is refused", func(t *testing.T) {
-		spki := is.key.PublicKey
+		spki := is.ring.Load().signer().priv.PublicKey
 		point, _ := spki.Bytes()
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": now.Add(time.Hour).Unix(), "iss": is.opts.Issuer, "aud": is.opts.Issuer})
-		tok.Header["kid"] = is.kid
+		tok.Header["kid"] = is.SigningKeyID()
 		forged, _ := tok.SignedString(point)
 		if _, err := is.Parse(forged, store.TokenTemp); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("got %v, want ErrInvalid", err)

@@ -189,19 +189,19 @@ func (cs *Ceremonies) CheckAction(ctx context.Context, id Identity, actionID, me
 	}
 	switch {
 	case ua.UsedAt != nil:
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s: %w", ua.ID, store.ErrActionUsed)
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s: %w", store.Ref(ua.ID), store.ErrActionUsed)
 	case !cs.opts.Now().Before(ua.ExpiresAt):
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s expired: %w", ua.ID, ErrActionInvalid)
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s expired: %w", store.Ref(ua.ID), ErrActionInvalid)
 	}
 	if why := mismatch(ua, id, method, path, body); why != "" {
 		spent, err := cs.store.RecordUserActionMismatch(ctx, ua.ID, cs.opts.Now().UTC(), cs.opts.ActionMismatches)
 		if err != nil {
-			return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s %s; count the mismatch: %w", ua.ID, why, err)
+			return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s %s; count the mismatch: %w", store.Ref(ua.ID), why, err)
 		}
 		if spent {
 			why += " (spent: too many mismatched uses)"
 		}
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s %s: %w", ua.ID, why, ErrActionMismatch)
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s %s: %w", store.Ref(ua.ID), why, ErrActionMismatch)
 	}
 	cred, err := cs.store.GetCredential(ctx, ua.CredentialID)
 	if err != nil {

@@ -187,6 +187,16 @@ func (migrationLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
+// PendingMigrations returns how many embedded migrations the database
+// lacks, reading goose's version table only (no lock, nothing created).
+func (s *Store) PendingMigrations(ctx context.Context) (int, error) {
+	versions, err := MigrationVersions()
+	if err != nil {
+		return 0, err
+	}
+	return sqlstore.PendingMigrations(ctx, s.db, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'goose_db_version'`, versions)
+}
+
 // MigrationVersions returns the versions of the embedded migrations in
 // ascending order. Every dialect must list the same versions.
 func MigrationVersions() ([]int64, error) {

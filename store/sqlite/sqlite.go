@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/pressly/goose/v3"
 	msqlite "modernc.org/sqlite"
 	sqlitelib "modernc.org/sqlite/lib"
@@ -36,7 +37,8 @@ type Options struct {
 // store/sqlstore on an SQLite database. It is safe for concurrent use.
 type Store struct {
 	*sqlstore.Store
-	db *sql.DB
+	db   *sql.DB
+	lock *flock.Flock // shared: this process has the database open
 }
 
 var _ store.Store = (*Store)(nil)
@@ -58,6 +60,20 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	lock, err := lockShared(path) // released by Close (lock.go)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	st, err := open(ctx, path, opts)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	st.lock = lock
+	return st, nil
+}
+
+func open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := enableWAL(ctx, path); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -182,6 +198,16 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
 }
 
+// PendingMigrations returns how many embedded migrations the database
+// lacks, reading goose's version table only (no lock, nothing created).
+func (s *Store) PendingMigrations(ctx context.Context) (int, error) {
+	versions, err := MigrationVersions()
+	if err != nil {
+		return 0, err
+	}
+	return sqlstore.PendingMigrations(ctx, s.db, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`, versions)
+}
+
 // MigrationVersions returns the versions of the embedded migrations in
 // ascending order. Every dialect must list the same versions.
 func MigrationVersions() ([]int64, error) {
@@ -203,7 +229,11 @@ func MigrationVersions() ([]int64, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Close())
+	}
+	if err != nil {
 		return fmt.Errorf("close sqlite: %w", err)
 	}
 	return nil

@@ -24,7 +24,7 @@ func (s *Store) CreateUserAction(ctx context.Context, a store.UserAction) error 
 		a.Method, a.Path, blob(a.Payload), blob(a.ClientData), blob(a.AuthenticatorData), blob(a.Signature),
 		millis(a.CreatedAt), millis(a.ExpiresAt), nullMillis(a.UsedAt))
 	if err != nil {
-		return fmt.Errorf("create user action %s: %w", a.ID, s.db.mapErr(err))
+		return fmt.Errorf("create user action %s: %w", store.Ref(a.ID), s.db.mapErr(err))
 	}
 	return nil
 }
@@ -43,7 +43,7 @@ func (s *Store) GetUserAction(ctx context.Context, id string) (store.UserAction,
 			&a.Method, &a.Path, &a.Payload, &a.ClientData, &a.AuthenticatorData, &a.Signature,
 			&created, &expires, &used)
 	if err != nil {
-		return store.UserAction{}, fmt.Errorf("get user action %s: %w", id, notFound(err))
+		return store.UserAction{}, fmt.Errorf("get user action %s: %w", store.Ref(id), notFound(err))
 	}
 	a.CreatedAt = fromMillis(created)
 	a.ExpiresAt = fromMillis(expires)
@@ -65,7 +65,7 @@ func (s *Store) GetUserAction(ctx context.Context, id string) (store.UserAction,
 func (s *Store) inSigned(ctx context.Context, sg store.Signed, change func(tx conn) error) error {
 	if sg.Audit.ActionID != sg.ActionID {
 		return fmt.Errorf("audit entry %s names user action %q, not the consumed %q",
-			sg.Audit.ID, sg.Audit.ActionID, sg.ActionID)
+			sg.Audit.ID, store.Ref(sg.Audit.ActionID), store.Ref(sg.ActionID))
 	}
 	return s.inTx(ctx, func(tx conn) error {
 		if err := useUserAction(ctx, tx, sg.ActionID, sg.Now); err != nil {
@@ -95,14 +95,14 @@ func useUserAction(ctx context.Context, tx conn, id string, now time.Time) error
 		`UPDATE user_action SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`,
 		millis(now), id, millis(now))
 	if err != nil {
-		return fmt.Errorf("use user action %s: %w", id, err)
+		return fmt.Errorf("use user action %s: %w", store.Ref(id), err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("use user action %s: %w", id, err)
+		return fmt.Errorf("use user action %s: %w", store.Ref(id), err)
 	}
 	if n == 0 {
-		return fmt.Errorf("use user action %s: %w", id, store.ErrActionUsed)
+		return fmt.Errorf("use user action %s: %w", store.Ref(id), store.ErrActionUsed)
 	}
 	return nil
 }
@@ -124,7 +124,7 @@ func (s *Store) RecordUserActionMismatch(ctx context.Context, id string, now tim
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("record mismatch of user action %s: %w", id, err)
+		return false, fmt.Errorf("record mismatch of user action %s: %w", store.Ref(id), err)
 	}
 	return used.Valid, nil
 }

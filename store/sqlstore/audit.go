@@ -127,7 +127,7 @@ func ceilMillis(t time.Time) int64 {
 // transaction (inSigned with no change of the store's own).
 func (s *Store) RecordSignedRequest(ctx context.Context, sg store.Signed) error {
 	if err := s.inSigned(ctx, sg, func(conn) error { return nil }); err != nil {
-		return fmt.Errorf("record signed request %s: %w", sg.ActionID, err)
+		return fmt.Errorf("record signed request %s: %w", store.Ref(sg.ActionID), err)
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		expiryTests,
 		hardeningTests,
 		gatewayTests,
+		operationTests,
 	}
 	for _, group := range groups {
 		for _, tc := range group {
