@@ -82,8 +82,8 @@ func New() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms to 4 s
 	}, []string{"op"})
 
-	// The gateway (spec/gateway.md) reports here once it exists: one call
-	// of Upstream per forwarded request.
+	// The gateway (server/gateway.go) calls Upstream once per forwarded
+	// request.
 	m.upstreamRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "gateway_upstream_requests_total",
 		Help: "Requests the gateway forwarded, by upstream name and status (\"unreachable\", \"timeout\" when none came).",
@@ -136,7 +136,7 @@ func (m *Metrics) UserActionConsumed() { m.actionsConsumed.Inc() }
 func (m *Metrics) UserActionRefused(reason string) { m.actionsRefused.WithLabelValues(reason).Inc() }
 
 // Upstream counts one request the gateway forwarded to upstream: status is
-// its HTTP status, or "unreachable" or "timeout". For the gateway.
+// its HTTP status, or "unreachable", "timeout" or "cancelled".
 func (m *Metrics) Upstream(upstream, status string, d time.Duration) {
 	m.upstreamRequests.WithLabelValues(upstream, status).Inc()
 	m.upstreamDuration.WithLabelValues(upstream).Observe(d.Seconds())
