@@ -46,10 +46,12 @@ func (r *actionInitRequest) validate() error {
 }
 
 // actionChallenge is the LoginChallenge shape plus our summary of what is
-// being approved, which the console shows before the passkey prompt.
+// being approved, which the console shows before the passkey prompt, and
+// whether the request takes something away.
 type actionChallenge struct {
 	loginChallenge
-	Summary string `json:"summary"`
+	Summary     string `json:"summary"`
+	Destructive bool   `json:"destructive"`
 }
 
 func (s *Server) actionInit(c echo.Context) error {
@@ -69,8 +71,8 @@ func (s *Server) actionInit(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("begin action: %w", err)
 	}
-	summary := s.summarize(ctx, caller, method, webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload))
-	return c.JSON(http.StatusOK, actionChallenge{loginChallenge: s.newLoginChallenge(lc), Summary: summary})
+	sum := s.describe(ctx, caller, method, webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload))
+	return c.JSON(http.StatusOK, actionChallenge{loginChallenge: s.newLoginChallenge(lc), Summary: sum.Text, Destructive: sum.Destructive})
 }
 
 type actionResponse struct {

@@ -464,7 +464,7 @@ func TestAuditLog(t *testing.T) {
 		if lines[0] != "Date Performed,Audit Log ID,User ID,Username,Primary Credential ID,Action Path,Summary" || len(lines) != 3 {
 			t.Fatalf("csv = %q", csv)
 		}
-		if !strings.Contains(lines[2], `Rename the credential ""second key"" (`+u.secondUUID+`) to ""Laptop""`) {
+		if !strings.Contains(lines[2], `Rename the key ""second key"" (`+u.secondUUID+`) to ""Laptop""`) {
 			t.Fatalf("summary row = %q", lines[2])
 		}
 	})

@@ -27,6 +27,11 @@ func (s *Server) tokensPage(c echo.Context, caller Caller) error {
 		return fmt.Errorf("list PATs of %s: %w", caller.User.ID, err)
 	}
 	v := views.TokensView{Frame: f, CanCreate: ops["Auth:Pats:Create"], Create: signedForm(http.MethodPost, apiPATs, empty)}
+	if v.CanCreate {
+		if v.Permissions, err = s.grantablePermissions(c, caller.User.OrgID, ops); err != nil {
+			return err
+		}
+	}
 	now := s.opts.Now()
 	for _, t := range ts {
 		v.Tokens = append(v.Tokens, tokenRow(t, now, apiPATs+"/"+t.ID, true, true))

@@ -100,7 +100,7 @@ func TestConsolePagesForAPersonWithoutPermissions(t *testing.T) {
 	h.mustStatus(h.signed(bob, "PUT", apiCredentialsName, map[string]string{"credentialUuid": h.credentials(bob.inv.User.ID)[0].ID, "name": "bob key"}), http.StatusOK)
 
 	for path, want := range map[string][]string{
-		pathActivity:        {`data-testid="activity-scope"`, `Rename the credential &#34;`},
+		pathActivity:        {`data-testid="activity-scope"`, `Rename the key &#34;`},
 		pathUsers:           {`data-testid="users-denied"`},
 		pathServiceAccounts: {`data-testid="service-accounts-denied"`},
 		pathPermissionsPage: {`data-testid="permissions-denied"`},

@@ -437,11 +437,11 @@ func TestOtherOrganisationsAreNotFound(t *testing.T) {
 	})
 	t.Run("a summary never names another org's user", func(t *testing.T) {
 		r := h.do("POST", "/auth/action/init", map[string]string{"userActionPayload": "{}", "userActionHttpMethod": "PUT", "userActionHttpPath": "/auth/users/" + owner.inv.User.ID + "/deactivate"}, "Authorization", "Bearer "+eveTok)
-		if got := r.json(t)["summary"]; got != "Deactivate the user "+owner.inv.User.ID {
+		if got, _ := r.json(t)["summary"].(string); !strings.HasPrefix(got, "Deactivate the user "+owner.inv.User.ID+":") {
 			t.Fatalf("summary = %q", got)
 		}
 		r = h.do("POST", "/auth/action/init", map[string]string{"userActionPayload": "{}", "userActionHttpMethod": "PUT", "userActionHttpPath": "/auth/users/" + owner.inv.User.ID + "/deactivate"}, "Authorization", "Bearer "+owner.tok)
-		if got := r.json(t)["summary"]; got != `Deactivate the user "owner" (`+owner.inv.User.ID+`)` {
+		if got, _ := r.json(t)["summary"].(string); !strings.HasPrefix(got, `Deactivate the user "owner" (`+owner.inv.User.ID+`):`) {
 			t.Fatalf("summary in the same org = %q", got)
 		}
 	})

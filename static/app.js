@@ -395,7 +395,7 @@ async function signedRequest(root, { method, path, body }) {
     userActionServerKind: 'Api',
   });
   const summary = challenge.summary || `${method} ${path}`;
-  await confirmAction(root, { method, path, summary });
+  await confirmAction(root, { method, path, summary, payload, destructive: challenge.destructive });
   const assertion = await approveWithPasskey(root, challenge);
   const { userAction } = await postJSON(root.dataset.actionUrl, assertion);
   try {
@@ -410,13 +410,24 @@ async function signedRequest(root, { method, path, body }) {
   }
 }
 
-// confirmAction shows the request in the approve dialog and resolves when
-// the person approves; Cancel or Escape rejects with Cancelled.
-function confirmAction(root, { method, path, summary }) {
+// confirmAction shows the request in the approve dialog, the body exactly
+// as it will be signed (pretty-printed), and resolves when the person
+// approves; Cancel or Escape rejects with Cancelled. A destructive request
+// (the server says so) is styled as one.
+function confirmAction(root, { method, path, summary, payload, destructive }) {
   const dialog = root.querySelector('[data-approve]');
   dialog.querySelector('[data-approve-summary]').textContent = summary;
   dialog.querySelector('[data-approve-method]').textContent = method;
   dialog.querySelector('[data-approve-path]').textContent = path;
+  dialog.querySelector('[data-approve-body]').textContent = prettyBody(payload);
+  dialog.querySelector('[data-approve-exact]').open = false;
+  dialog.querySelector('[data-approve-eyebrow]').textContent = destructive
+    ? 'Approval needed: this takes something away'
+    : 'Approval needed';
+  const button = dialog.querySelector('[data-approve-button]');
+  button.classList.toggle('button-danger', Boolean(destructive));
+  button.classList.toggle('button-primary', !destructive);
+  dialog.toggleAttribute('data-destructive', Boolean(destructive));
   dialog.returnValue = '';
   return new Promise((resolve, reject) => {
     dialog.addEventListener(
@@ -426,6 +437,17 @@ function confirmAction(root, { method, path, summary }) {
     );
     dialog.showModal();
   });
+}
+
+// prettyBody is a request body for reading: the JSON indented, or a note
+// that there is none. The passkey signs the compact text sent, not this.
+function prettyBody(payload) {
+  if (payload === '') return '(no body)';
+  try {
+    return JSON.stringify(JSON.parse(payload), null, 2);
+  } catch {
+    return payload;
+  }
 }
 
 // approveWithPasskey signs the action challenge with one of the caller's
@@ -693,6 +715,7 @@ async function createToken(root, form) {
   reveal(form, { accessToken: token.accessToken, credId: token.credId, privateKey });
   form.reset();
   showKeySource(form);
+  showScope(form);
   await refreshLists(root);
   return done(summary);
 }
@@ -732,6 +755,17 @@ function toggle(button) {
   target.hidden = !target.hidden;
   button.setAttribute('aria-expanded', String(!target.hidden));
   if (!target.hidden) target.querySelector('input')?.select();
+}
+
+// showScope enables the permission list of a new token only when the
+// person limits the token to one permission, so formBody sends
+// permissionId for that choice alone.
+function showScope(form) {
+  const field = form.querySelector('[data-scope-permission]');
+  if (!field) return;
+  const limited = form.elements.scope.value === 'permission';
+  field.hidden = !limited;
+  field.querySelector('select').disabled = !limited;
 }
 
 // showKeySource shows the public-key field only when the person pastes one.
@@ -810,6 +844,7 @@ function initConsole(root) {
   });
   root.addEventListener('change', (event) => {
     if (event.target.name === 'keySource') showKeySource(event.target.form);
+    if (event.target.name === 'scope') showScope(event.target.form);
   });
 }
 

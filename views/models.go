@@ -144,9 +144,10 @@ type TokenRow struct {
 // TokensView lists the caller's personal access tokens.
 type TokensView struct {
 	Frame
-	CanCreate bool
-	Create    SignedForm // POST /auth/pats
-	Tokens    []TokenRow
+	CanCreate   bool
+	Create      SignedForm // POST /auth/pats
+	Permissions []Option   // what a new token may be limited to
+	Tokens      []TokenRow
 }
 
 // ServiceAccountRow is one service account with its token.

@@ -80,7 +80,7 @@ func ServiceAccountsPage(v ServiceAccountsView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = tokenForm("create-service-account", "service-account", v.Create, v.Permissions).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = tokenForm("create-service-account", "service-account", v.Create, v.Permissions, false).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
