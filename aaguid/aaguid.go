@@ -74,3 +74,14 @@ func LookupString(uuid string) (Provider, bool) {
 	p, ok := l.Providers[strings.ToLower(uuid)]
 	return p, ok
 }
+
+// Names is the whole list as {AAGUID: name}, for a client that names a new
+// passkey itself.
+func Names() map[string]string {
+	l, _ := load()
+	out := make(map[string]string, len(l.Providers))
+	for id, p := range l.Providers {
+		out[id] = p.Name
+	}
+	return out
+}

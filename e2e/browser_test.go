@@ -16,23 +16,25 @@ import (
 )
 
 func TestPlatformPasskeyLifecycle(t *testing.T) {
-	passkeyLifecycle(t, touchID, "Passkey", "Synced passkey")
+	passkeyLifecycle(t, touchID, virtualProvider, "Passkey in "+virtualProvider, "Synced across your devices")
 }
 
 func TestSecurityKeyLifecycle(t *testing.T) {
-	passkeyLifecycle(t, yubiKey, "Security key", "This device only")
+	// Chromium zeroes a security key's AAGUID under attestation "none", so
+	// its provider is unknown and it is named for what it is.
+	passkeyLifecycle(t, yubiKey, "Security key", "Security key", "Stays on this security key")
 }
 
 // passkeyLifecycle: invited, the user creates a passkey and lands on the
 // console; signs out; signs in naming the account; signs out; signs in
 // without a username (a discoverable passkey).
-func passkeyLifecycle(t *testing.T, opts authenticatorOptions, name, storage string) {
+func passkeyLifecycle(t *testing.T, opts authenticatorOptions, name, description, storage string) {
 	srv := startServer(t)
 	link := srv.invite(t, "alice")
 	u := newBrowserUser(t, srv, opts)
 
 	u.register(link, "alice")
-	u.expectCredential(name, "Fido2", storage)
+	u.expectCredential(name, description, storage)
 	u.signOut()
 	u.expectSignedOut()
 
@@ -40,7 +42,7 @@ func passkeyLifecycle(t *testing.T, opts authenticatorOptions, name, storage str
 	u.signOut()
 
 	u.signIn("", "alice")
-	u.expectCredential(name, "Fido2", storage)
+	u.expectCredential(name, description, storage)
 	if err := expect.Locator(u.credentialRows().GetByTestId("credential-last-used")).Not().ToHaveText(neverUsed); err != nil {
 		t.Errorf("credential-last-used after two sign-ins: %v", err)
 	}

@@ -74,11 +74,26 @@ func (u *browserUser) expectApproval(method, path, summary string) {
 	}
 }
 
+// expectApprovalSays waits until the open approve dialog's summary also
+// contains text.
+func (u *browserUser) expectApprovalSays(text string) {
+	u.t.Helper()
+	if err := expect.Locator(u.byTestID("approve-summary")).ToContainText(text); err != nil {
+		u.t.Fatalf("approve-summary: %v", err)
+	}
+}
+
 // approve checks the dialog (see expectApproval) and approves with the
 // passkey; the dialog closes.
 func (u *browserUser) approve(method, path, summary string) {
 	u.t.Helper()
 	u.expectApproval(method, path, summary)
+	u.approveShown()
+}
+
+// approveShown approves the open dialog with the passkey; it closes.
+func (u *browserUser) approveShown() {
+	u.t.Helper()
 	u.click("approve-button")
 	if err := expect.Locator(u.byTestID("approve-dialog")).ToBeHidden(); err != nil {
 		u.t.Fatalf("approve dialog after approving: %v", err)
@@ -102,14 +117,21 @@ func (u *browserUser) expectDone(summary string) {
 // the passkey, and returns its row.
 func (u *browserUser) addKeyCredential(name string) playwright.Locator {
 	u.t.Helper()
-	u.fill("credential-name-input", name)
+	u.fill("key-name-input", name)
 	u.click("add-key-button")
-	u.approve("POST", "/auth/credentials", `Add the key credential "`+name+`"`)
-	u.expectDone(`Add the key credential "` + name + `"`)
+	u.approve("POST", "/auth/credentials", `Add the key "`+name+`" for scripts`)
+	u.expectDone(`Add the key "` + name + `" for scripts`)
 	if err := expect.Locator(u.byTestID("new-key-private-key")).ToContainText("-----BEGIN PRIVATE KEY-----"); err != nil {
 		u.t.Fatalf("new-key-private-key: %v", err)
 	}
-	return u.row("credential-row", name)
+	return u.credential(name)
+}
+
+// credential is the credential row named exactly name.
+func (u *browserUser) credential(name string) playwright.Locator {
+	return u.byTestID("credential-row").Filter(playwright.LocatorFilterOptions{
+		Has: u.page.GetByTestId("credential-name").GetByText(name, playwright.LocatorGetByTextOptions{Exact: playwright.Bool(true)}),
+	})
 }
 
 // expectStatus waits until a row shows status.

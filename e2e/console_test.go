@@ -34,37 +34,37 @@ func TestAddSecurityKeyAndDeactivateIt(t *testing.T) {
 	u.expectRows("credential-row", 1)
 	key := addVirtualAuthenticator(t, u.page, yubiKey)
 
-	u.fill("credential-name-input", "YubiKey")
+	u.fill("passkey-name-input", "YubiKey")
 	u.click("add-security-key-button")
-	u.approve("POST", "/auth/credentials", `Add the passkey credential "YubiKey"`)
-	u.expectDone(`Add the passkey credential "YubiKey"`)
+	u.approve("POST", "/auth/credentials", `Add the passkey "YubiKey": it can then sign in and approve actions as you`)
+	u.expectDone(`Add the passkey "YubiKey"`)
 	u.expectRows("credential-row", 2)
 	if n := len(key.credentials(t)); n != 1 {
 		t.Fatalf("the security key holds %d credentials, want the new one", n)
 	}
-	yubi := u.row("credential-row", "YubiKey")
+	yubi := u.credential("YubiKey")
 	u.expectStatus(yubi, "Active")
-	if err := expect.Locator(yubi.GetByTestId("credential-storage")).ToHaveText("This device only"); err != nil {
+	if err := expect.Locator(yubi.GetByTestId("credential-storage")).ToHaveText("Stays on this security key"); err != nil {
 		t.Errorf("credential-storage: %v", err)
 	}
 
 	// Unplugged, the key cannot answer: the laptop's passkey signs.
 	key.send(t, "WebAuthn.removeVirtualAuthenticator", nil)
 	u.clickIn(yubi, "deactivate-button")
-	u.approve("PUT", "/auth/credentials/deactivate", `Deactivate the credential "YubiKey"`)
-	u.expectDone(`Deactivate the credential "YubiKey"`)
+	u.approve("PUT", "/auth/credentials/deactivate", `Deactivate the passkey "YubiKey"`)
+	u.expectDone(`Deactivate the passkey "YubiKey"`)
 	u.expectStatus(yubi, "Inactive")
-	u.expectStatus(u.row("credential-row", "Passkey"), "Active")
+	u.expectStatus(u.credential(virtualProvider), "Active")
 
 	u.openConsole("/activity", "activity")
 	u.expectRows("activity-row", 2)
 	rows := u.byTestID("activity-row")
-	for i, want := range []string{`Deactivate the credential "YubiKey"`, `Add the passkey credential "YubiKey"`} {
+	for i, want := range []string{`Deactivate the passkey "YubiKey"`, `Add the passkey "YubiKey"`} {
 		row := rows.Nth(i)
 		if err := expect.Locator(row.GetByTestId("activity-summary")).ToContainText(want); err != nil {
 			t.Errorf("activity row %d: %v", i, err)
 		}
-		if err := expect.Locator(row.GetByTestId("activity-credential")).ToHaveText("Passkey"); err != nil {
+		if err := expect.Locator(row.GetByTestId("activity-credential")).ToHaveText(virtualProvider); err != nil {
 			t.Errorf("activity row %d credential: %v", i, err)
 		}
 		if err := expect.Locator(row.GetByTestId("activity-user")).ToHaveText("alice"); err != nil {
@@ -89,7 +89,7 @@ func TestBogusActionSignatureIsRefused(t *testing.T) {
 
 	u.auth.send(t, "WebAuthn.setResponseOverrideBits", map[string]any{"isBogusSignature": true})
 	u.clickIn(key, "deactivate-button")
-	u.approve("PUT", "/auth/credentials/deactivate", `Deactivate the credential "CI key"`)
+	u.approve("PUT", "/auth/credentials/deactivate", `Deactivate the key "CI key"`)
 	u.expectText("message", msgSignatureRefused)
 	u.expectStatus(key, "Active")
 	u.openConsole("/credentials", "credentials")
@@ -100,8 +100,8 @@ func TestBogusActionSignatureIsRefused(t *testing.T) {
 	u.auth.send(t, "WebAuthn.setResponseOverrideBits", map[string]any{"isBogusSignature": false})
 	u.openConsole("/credentials", "credentials")
 	u.clickIn(key, "deactivate-button")
-	u.approve("PUT", "/auth/credentials/deactivate", `Deactivate the credential "CI key"`)
-	u.expectDone(`Deactivate the credential "CI key"`)
+	u.approve("PUT", "/auth/credentials/deactivate", `Deactivate the key "CI key"`)
+	u.expectDone(`Deactivate the key "CI key"`)
 	u.expectStatus(key, "Inactive")
 }
 
@@ -118,7 +118,7 @@ func TestCancelledApprovalChangesNothing(t *testing.T) {
 	requests := u.logRequests()
 
 	u.clickIn(key, "deactivate-button")
-	u.expectApproval("PUT", "/auth/credentials/deactivate", `Deactivate the credential "CI key"`)
+	u.expectApproval("PUT", "/auth/credentials/deactivate", `Deactivate the key "CI key"`)
 	u.click("approve-cancel")
 	u.expectText("message", msgCancelled)
 	u.expectStatus(key, "Active")
@@ -132,7 +132,7 @@ func TestCancelledApprovalChangesNothing(t *testing.T) {
 
 	// Escape closes the dialog as Cancel does.
 	u.clickIn(key, "deactivate-button")
-	u.expectApproval("PUT", "/auth/credentials/deactivate", `Deactivate the credential "CI key"`)
+	u.expectApproval("PUT", "/auth/credentials/deactivate", `Deactivate the key "CI key"`)
 	if err := u.page.Keyboard().Press("Escape"); err != nil {
 		t.Fatalf("press Escape: %v", err)
 	}
@@ -149,7 +149,7 @@ func TestCancelledApprovalChangesNothing(t *testing.T) {
 	u.expectStatus(key, "Active")
 	u.openConsole("/activity", "activity")
 	u.expectRows("activity-row", 1)
-	if err := expect.Locator(u.byTestID("activity-summary")).ToContainText("Add the key credential"); err != nil {
+	if err := expect.Locator(u.byTestID("activity-summary")).ToContainText(`Add the key "CI key" for scripts`); err != nil {
 		t.Errorf("activity: %v", err)
 	}
 }
@@ -169,8 +169,11 @@ func TestPATFromConsoleWorksWithSDK(t *testing.T) {
 	u.expectRows("token-row", 0)
 	u.fill("token-name-input", "deploy bot")
 	u.fill("token-days-input", "30")
+	u.click("token-scope-all")
 	u.click("create-token-button")
-	u.approve("POST", "/auth/pats", `Create the personal access token "deploy bot"`)
+	u.expectApproval("POST", "/auth/pats", `Create the personal access token "deploy bot", valid for 30 days`)
+	u.expectApprovalSays("holding all of your rights, as they change (now full administration, all 24 operations)")
+	u.approveShown()
 	u.expectDone(`Create the personal access token "deploy bot"`)
 	if err := expect.Locator(u.byTestID("new-token")).ToBeVisible(); err != nil {
 		t.Fatalf("new-token: %v", err)
@@ -207,7 +210,7 @@ func TestPATFromConsoleWorksWithSDK(t *testing.T) {
 	u.openConsole("/activity", "activity")
 	u.expectRows("activity-row", 2)
 	latest := u.byTestID("activity-row").First()
-	if err := expect.Locator(latest.GetByTestId("activity-summary")).ToContainText(`rename it "deploy bot (renamed)"`); err != nil {
+	if err := expect.Locator(latest.GetByTestId("activity-summary")).ToContainText(`to "deploy bot (renamed)"`); err != nil {
 		t.Errorf("activity summary: %v", err)
 	}
 	if err := expect.Locator(latest.GetByTestId("activity-credential")).ToContainText("deploy bot"); err != nil {
@@ -234,7 +237,7 @@ func TestRenameCredential(t *testing.T) {
 	u := newBrowserUser(t, srv, touchID)
 	u.register(srv.invite(t, "alice"), "alice")
 	u.openConsole("/credentials", "credentials")
-	row := u.row("credential-row", "Passkey")
+	row := u.credential(virtualProvider)
 	uuid := u.attr(row, "data-credential-uuid")
 
 	u.clickIn(row, "rename-button")
@@ -242,7 +245,7 @@ func TestRenameCredential(t *testing.T) {
 		t.Fatalf("fill rename-input: %v", err)
 	}
 	u.clickIn(row, "rename-save")
-	u.approve("PUT", "/auth/credentials/name", `Rename the credential "Passkey" (`+uuid+`) to "MacBook Touch ID"`)
+	u.approve("PUT", "/auth/credentials/name", `Rename the passkey "`+virtualProvider+`" (`+uuid+`) to "MacBook Touch ID"`)
 	u.expectDone(`to "MacBook Touch ID"`)
 	if err := expect.Locator(u.byTestID("credential-name")).ToHaveText("MacBook Touch ID"); err != nil {
 		t.Fatalf("credential-name after renaming: %v", err)
@@ -268,8 +271,8 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 	alice.openConsole("/users", "users")
 	alice.fill("invite-email-input", "bob@example.com")
 	alice.click("invite-button")
-	alice.approve("POST", "/auth/users", "Invite the user bob@example.com")
-	alice.expectDone("Invite the user bob@example.com")
+	alice.approve("POST", "/auth/users", "Invite bob@example.com as a user")
+	alice.expectDone("Invite bob@example.com as a user")
 	link := alice.text("invite-link")
 	if !strings.HasPrefix(link, srv.URL+"/register?") {
 		t.Fatalf("invite-link = %q, want a registration link of %s", link, srv.URL)
@@ -293,7 +296,7 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 		t.Fatalf("check Auth:Logs:Read: %v", err)
 	}
 	alice.click("create-permission-button")
-	alice.approve("POST", "/permissions", `Create the permission "Auditors" allowing Auth:Logs:Read`)
+	alice.approve("POST", "/permissions", `Create the permission "Auditors" allowing 1 operation: Auth:Logs:Read`)
 	alice.expectDone(`Create the permission "Auditors"`)
 	auditors := alice.row("permission-row", "Auditors")
 	if _, err := auditors.GetByTestId("assign-identity").SelectOption(playwright.SelectOptionValues{Labels: &[]string{"bob@example.com"}}); err != nil {
@@ -302,7 +305,7 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 	permissionID := alice.attr(auditors, "data-permission-id")
 	alice.clickIn(auditors, "assign-button")
 	alice.approve("POST", "/permissions/"+permissionID+"/assignments",
-		fmt.Sprintf("Grant the permission %q (%s) to \"bob@example.com\" (us-", alice.textIn(auditors, "permission-name"), permissionID))
+		fmt.Sprintf("Grant the permission %q (%s), allowing 1 operation: Auth:Logs:Read, to the user \"bob@example.com\" (us-", alice.textIn(auditors, "permission-name"), permissionID))
 	alice.expectDone("Grant the permission")
 	if err := expect.Locator(auditors.GetByTestId("permission-assignees")).ToHaveText("bob@example.com"); err != nil {
 		t.Errorf("permission-assignees: %v", err)
@@ -395,12 +398,12 @@ func TestAddOwnKeyCredential(t *testing.T) {
 
 	u.fill("own-key-signature-input", signHex(t, key, fingerprint))
 	u.click("own-key-add-button")
-	u.approve("POST", "/auth/credentials", `Add the key credential "HSM key"`)
-	u.expectDone(`Add the key credential "HSM key"`)
-	row := u.row("credential-row", "HSM key")
+	u.approve("POST", "/auth/credentials", `Add the key "HSM key" for scripts`)
+	u.expectDone(`Add the key "HSM key" for scripts`)
+	row := u.credential("HSM key")
 	u.expectStatus(row, "Active")
-	if err := expect.Locator(row.GetByTestId("credential-kind")).ToHaveText("Key"); err != nil {
-		t.Errorf("credential-kind: %v", err)
+	if err := expect.Locator(row.GetByTestId("credential-description")).ToHaveText("Key for scripts"); err != nil {
+		t.Errorf("credential-description: %v", err)
 	}
 }
 
@@ -424,7 +427,7 @@ func TestOwnKeyWithWrongSignatureIsRefused(t *testing.T) {
 	}
 	u.fill("own-key-signature-input", signHex(t, other, u.text("own-key-fingerprint")))
 	u.click("own-key-add-button")
-	u.approve("POST", "/auth/credentials", `Add the key credential "Key"`)
+	u.approve("POST", "/auth/credentials", `Add the key "Key" for scripts`)
 	u.expectText("message", msgAttestationRefused)
 	u.expectRows("credential-row", 1)
 }

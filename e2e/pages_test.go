@@ -17,6 +17,9 @@ const (
 	signInLabel   = "Sign in with a passkey"
 	// neverUsed is the console's "last used" of a credential never used.
 	neverUsed = "Never"
+	// virtualProvider is what the AAGUID list calls Chromium's virtual
+	// authenticator: new passkeys are named after their provider.
+	virtualProvider = "Chromium Virtual Authenticator (browser dev tools)"
 )
 
 // expect waits like Playwright's expect(): it retries until the condition
@@ -175,14 +178,14 @@ func (u *browserUser) expectSignedOut() {
 func (u *browserUser) credentialRows() playwright.Locator { return u.byTestID("credential-row") }
 
 // expectCredential checks the only credential row of the console.
-func (u *browserUser) expectCredential(name, kind, storage string) {
+func (u *browserUser) expectCredential(name, description, storage string) {
 	u.t.Helper()
 	rows := u.credentialRows()
 	if err := expect.Locator(rows).ToHaveCount(1); err != nil {
 		u.t.Fatalf("credential rows: %v", err)
 	}
 	for id, want := range map[string]string{
-		"credential-name": name, "credential-kind": kind, "credential-storage": storage,
+		"credential-name": name, "credential-description": description, "credential-storage": storage,
 	} {
 		if err := expect.Locator(rows.GetByTestId(id)).ToHaveText(want); err != nil {
 			u.t.Errorf("%s: %v", id, err)

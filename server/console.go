@@ -13,6 +13,7 @@ import (
 	"countersign/store"
 	"countersign/token"
 	"countersign/views"
+	"countersign/webauthn"
 )
 
 // Console pages. Each is a client of the JSON API like any SDK: the page
@@ -80,6 +81,7 @@ func (s *Server) frame(c echo.Context, caller Caller, key string) (views.Frame, 
 	f := views.Frame{
 		Page: key, Username: caller.User.Username, OrgID: org.ID, OrgName: org.Name,
 		LogoutURL: pathSessionLogout, ActionInitURL: apiActionInit, ActionURL: apiAction,
+		RPID: s.ceremonies.RPID(), WebAuthnUserID: webauthnUserID(caller.User), CredentialsAPIURL: apiCredentials,
 	}
 	for _, n := range navigation {
 		f.Nav = append(f.Nav, views.NavLink{Key: n.key, Label: n.label, URL: n.url, Current: n.key == key})
@@ -89,6 +91,11 @@ func (s *Server) frame(c echo.Context, caller Caller, key string) (views.Frame, 
 	}
 	return f, nil
 }
+
+// webauthnUserID is the WebAuthn user.id of a person as the Signal API
+// wants it: base64url of the bytes the browser registered (the UTF-8 of
+// the user handle, as @dfns/sdk-browser encodes it; spec §2.2).
+func webauthnUserID(u store.User) string { return webauthn.EncodeBase64URL([]byte(u.UserHandle)) }
 
 // consolePage is the signed-in home.
 func (s *Server) consolePage(c echo.Context, caller Caller) error {

@@ -100,7 +100,7 @@ func (s *Server) registerPage(c echo.Context) error {
 		return err
 	}
 	return s.render(c, http.StatusOK, views.RegisterPage(views.RegisterView{
-		OrgID: org, Username: username, Code: code,
+		OrgID: org, Username: username, Code: code, ProvidersURL: pathPasskeyProviders,
 		InitURL: "/auth/registration/init", FinishURL: pathSessionRegistration,
 	}))
 }
@@ -116,8 +116,35 @@ func (s *Server) sessionCaller(c echo.Context) (Caller, error) {
 
 func humanTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") }
 
+// nextResponse tells the sign-in page where to go, and what to tell the
+// browser about this person's passkeys first (the WebAuthn Signal API):
+// their current name, and which of their passkeys still sign in.
 type nextResponse struct {
-	Next string `json:"next"`
+	Next   string        `json:"next"`
+	Signal *signInSignal `json:"signal,omitempty"`
+}
+
+type signInSignal struct {
+	RPID                     string   `json:"rpId"`
+	UserID                   string   `json:"userId"`
+	Name                     string   `json:"name"`
+	DisplayName              string   `json:"displayName"`
+	AllAcceptedCredentialIDs []string `json:"allAcceptedCredentialIds"`
+}
+
+// signalFor lists what the browser is told after u signs in.
+func (s *Server) signalFor(c echo.Context, u store.User) (*signInSignal, error) {
+	creds, err := s.store.ListCredentials(c.Request().Context(), u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", u.ID, err)
+	}
+	sig := &signInSignal{RPID: s.ceremonies.RPID(), UserID: webauthnUserID(u), Name: u.Username, DisplayName: u.Name, AllAcceptedCredentialIDs: []string{}}
+	for _, cr := range creds {
+		if cr.Kind == store.CredentialFido2 && cr.IsActive && cr.TokenID == "" {
+			sig.AllAcceptedCredentialIDs = append(sig.AllAcceptedCredentialIDs, cr.CredID)
+		}
+	}
+	return sig, nil
 }
 
 // sessionLogin finishes a browser login: same body as /auth/login, but the
@@ -148,7 +175,11 @@ func (s *Server) signIn(c echo.Context, u store.User) error {
 	if err := s.startSession(c, issued.Token); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, nextResponse{Next: pathConsole})
+	sig, err := s.signalFor(c, u)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, nextResponse{Next: pathConsole, Signal: sig})
 }
 
 // sessionLogout revokes the session's token and clears the cookie.

@@ -118,6 +118,7 @@ func (s *Server) routes() {
 	e.GET(pathPermissionsPage, s.page(s.permissionsPage))
 	e.GET(pathLogin, s.loginPage)
 	e.GET(pathRegister, s.registerPage)
+	e.GET(pathPasskeyProviders, s.passkeyProviders)
 	e.POST(pathSessionLogin, s.sessionLogin, s.requireSameOrigin, limited)
 	e.POST(pathSessionRegistration, s.sessionRegistration, s.requireSameOrigin, limited)
 	e.POST(pathSessionLogout, s.sessionLogout, s.requireSameOrigin)

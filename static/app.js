@@ -53,6 +53,7 @@ const consoleMessages = {
 
 const consoleText = {
   cancelled: 'Cancelled: nothing was sent and nothing changed.',
+  cancelledNothingAdded: 'Cancelled: nothing was added to your account.',
   preparing: 'Preparing the request…',
   create: 'Follow the prompt to create the new credential.',
   approve: 'Approve with your passkey in the prompt of your browser or security key.',
@@ -64,6 +65,10 @@ const consoleText = {
   pem: 'Paste a PEM public key: the lines from -----BEGIN PUBLIC KEY----- to -----END PUBLIC KEY-----.',
   signature: 'Paste the signature as hexadecimal, as the openssl command prints it.',
   signNow: 'Sign the text shown with your private key, then paste the signature.',
+  orphanSignalled:
+    'Your authenticator had already made the new passkey; since it was not added, your browser was asked to remove it, so it will not be offered for signing in.',
+  orphanLeft:
+    'Your authenticator had already made the new passkey, and this browser cannot be asked to remove it: delete the unused passkey for this site in your password manager or security key settings. It cannot sign in.',
   copied: 'Copied.',
   copyByHand: 'Select the text and copy it with your keyboard.',
 };
@@ -187,17 +192,41 @@ function credentialJSON(credential) {
   return { id: credential.id, type: credential.type, response };
 }
 
-// credentialName names a new passkey for the console's list: a roaming key
-// (USB, NFC, Bluetooth) or a passkey kept by a device or password manager.
-function credentialName(json) {
+// passkeyName names a new passkey after its provider, read from the
+// AAGUID in its authenticator data and looked up in the list countersign
+// serves (providersUrl); without a known provider, after what it is.
+async function passkeyName(credential, json, providersUrl) {
+  const provider = await providerOf(credential, providersUrl);
+  if (provider) return provider.slice(0, 100);
   const transports = json.response.transports ?? [];
   const roaming = ['usb', 'nfc', 'ble'].some((t) => transports.includes(t));
   const local = ['internal', 'hybrid'].some((t) => transports.includes(t));
   return roaming && !local ? 'Security key' : 'Passkey';
 }
 
+// providers caches the AAGUID list for the page's lifetime.
+let providers;
+
+// providerOf returns the provider name of a new credential's AAGUID, or
+// "" (unknown, undisclosed, or the list could not be read).
+async function providerOf(credential, providersUrl) {
+  const data = credential.response.getAuthenticatorData?.();
+  if (!providersUrl || !data) return '';
+  const bytes = new Uint8Array(data);
+  // rpIdHash (32), flags (1, bit 6: attested data), signCount (4), AAGUID.
+  if (bytes.length < 53 || !(bytes[32] & 0x40)) return '';
+  const h = hex(bytes.slice(37, 53));
+  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  try {
+    providers ??= await requestJSON('GET', providersUrl);
+  } catch {
+    return '';
+  }
+  return providers[id] ?? '';
+}
+
 // registrationBody is the NewCredential of /auth/registration (spec §4.1).
-function registrationBody(json) {
+function registrationBody(json, name) {
   return {
     firstFactorCredential: {
       credentialKind: 'Fido2',
@@ -207,7 +236,7 @@ function registrationBody(json) {
         attestationData: json.response.attestationObject,
         transports: json.response.transports ?? [],
       },
-      credentialName: credentialName(json),
+      credentialName: name,
     },
   };
 }
@@ -284,17 +313,83 @@ function follow(next) {
   location.assign(url.href);
 }
 
+// ---------------------------------------------------------------------------
+// WebAuthn Signal API: tells the browser, and through it the passkey
+// provider, what this site accepts, so it stops offering passkeys that can
+// no longer sign in and shows the person's current name. Each call is
+// feature-detected and never fails the action it follows: a browser without
+// it simply keeps what it has.
+
+// signalCall runs one Signal API method if the browser has it; it returns
+// whether the browser took the signal.
+async function signalCall(method, options) {
+  if (typeof PublicKeyCredential?.[method] !== 'function') return false;
+  try {
+    await PublicKeyCredential[method](options);
+    return true;
+  } catch (err) {
+    console.warn(`PublicKeyCredential.${method}`, err);
+    return false;
+  }
+}
+
+// signalSignedIn, after a sign-in, sends the person's name and the passkeys
+// that still sign in (the server lists them in its answer).
+async function signalSignedIn(signal) {
+  if (!signal) return;
+  const { rpId, userId, name, displayName, allAcceptedCredentialIds } = signal;
+  await signalCall('signalCurrentUserDetails', { rpId, userId, name, displayName });
+  await signalCall('signalAllAcceptedCredentials', { rpId, userId, allAcceptedCredentialIds });
+}
+
+// signalAccepted re-reads the caller's credentials and sends the active
+// passkeys among them: after a deactivation the provider hides (or
+// deletes) the passkey, after an activation it shows it again.
+async function signalAccepted(root) {
+  const { rpId, webauthnUserId: userId, credentialsApiUrl } = root.dataset;
+  if (!credentialsApiUrl || typeof PublicKeyCredential?.signalAllAcceptedCredentials !== 'function') return;
+  const { items } = await requestJSON('GET', credentialsApiUrl);
+  const allAcceptedCredentialIds = items.filter((c) => c.kind === 'Fido2' && c.isActive).map((c) => c.credentialId);
+  await signalCall('signalAllAcceptedCredentials', { rpId, userId, allAcceptedCredentialIds });
+}
+
+// signalAfter sends what a button's data-signal names once its change is
+// done: "credentials" (the caller's accepted passkeys) or "user:<id>" (a
+// user who can no longer sign in, so none of their passkeys is accepted).
+async function signalAfter(root, what) {
+  if (what === 'credentials') return signalAccepted(root);
+  if (what?.startsWith('user:')) {
+    return signalCall('signalAllAcceptedCredentials', {
+      rpId: root.dataset.rpId,
+      userId: what.slice('user:'.length),
+      allAcceptedCredentialIds: [],
+    });
+  }
+  return undefined;
+}
+
+// forgetOrphan tells the browser that a passkey its authenticator has just
+// created is unknown here: the person cancelled, or the change failed, so
+// it was never added and could never sign in. It returns the sentence that
+// says truthfully what happened to it.
+async function forgetOrphan(root, credentialId) {
+  const told = await signalCall('signalUnknownCredential', { rpId: root.dataset.rpId, credentialId });
+  return told ? consoleText.orphanSignalled : consoleText.orphanLeft;
+}
+
 // register creates the invited user's passkey and signs them in.
 async function register(root, button) {
-  const { orgId, username, code, initUrl, finishUrl } = root.dataset;
+  const { orgId, username, code, initUrl, finishUrl, providersUrl } = root.dataset;
   setBusy(button, true, 'Waiting for your passkey…');
   say(root, messages.prompt);
   try {
     const ch = await postJSON(initUrl, { orgId, username, registrationCode: code });
     const credential = await navigator.credentials.create({ publicKey: creationOptions(ch) });
     say(root, messages.saving);
-    const body = registrationBody(credentialJSON(credential));
+    const json = credentialJSON(credential);
+    const body = registrationBody(json, await passkeyName(credential, json, providersUrl));
     const done = await postJSON(finishUrl, body, { token: ch.temporaryAuthenticationToken });
+    await signalSignedIn(done.signal);
     follow(done.next);
   } catch (err) {
     fail(root, button, err);
@@ -329,6 +424,7 @@ async function offerAutofill(form, button, login) {
   };
   try {
     const done = await signIn(form, { mediation: 'conditional', signal: login.autofill.signal, onCredential });
+    await signalSignedIn(done.signal);
     follow(done.next);
   } catch (err) {
     // Nobody asked for this request: a cancelled one stays quiet.
@@ -347,6 +443,7 @@ async function signInWithButton(form, button, login) {
   say(form, messages.prompt);
   try {
     const done = await signIn(form, { username, onCredential: () => say(form, messages.checking) });
+    await signalSignedIn(done.signal);
     follow(done.next);
   } catch (err) {
     fail(form, button, err);
@@ -553,9 +650,10 @@ function done(summary) {
 
 // signButton sends the request a row's button names (data-sign-*).
 async function signButton(root, button) {
-  const { signMethod: method, signPath: path, signBody } = button.dataset;
+  const { signMethod: method, signPath: path, signBody, signal } = button.dataset;
   const body = signBody ? JSON.parse(signBody) : undefined;
   const { summary } = await signedRequest(root, { method, path, body });
+  await signalAfter(root, signal);
   await refreshLists(root);
   return done(summary);
 }
@@ -590,15 +688,22 @@ async function submitSignedForm(root, form) {
 }
 
 // addCredential adds a passkey (on this device or a security key) or a key
-// generated in this browser, as the pressed button says.
+// generated in this browser, as the pressed button says. A passkey exists
+// on its authenticator before the approval: if the approval or the request
+// then fails, the browser is told to forget it (forgetOrphan).
 async function addCredential(root, form, button) {
   const choice = button.value;
-  const names = { platform: 'Passkey', 'cross-platform': 'Security key', key: 'Key' };
-  const name = form.elements.credentialName.value.trim() || names[choice];
-  const { initUrl, createUrl } = form.dataset;
+  const typed = form.elements.credentialName.value.trim();
+  const { initUrl, createUrl, providersUrl } = form.dataset;
   const add = choice === 'key' ? newKeyCredential : newPasskeyCredential;
-  const { body, secrets } = await add(root, initUrl, name, choice);
-  const { summary } = await signedRequest(root, { method: 'POST', path: createUrl, body });
+  const { body, secrets, credentialId } = await add(root, initUrl, { typed, choice, providersUrl });
+  let summary;
+  try {
+    ({ summary } = await signedRequest(root, { method: 'POST', path: createUrl, body }));
+  } catch (err) {
+    if (credentialId) err.orphan = await forgetOrphan(root, credentialId);
+    throw err;
+  }
   if (secrets) reveal(form, secrets);
   form.reset();
   await refreshLists(root);
@@ -607,18 +712,19 @@ async function addCredential(root, form, button) {
 
 // newPasskeyCredential creates a passkey on an authenticator of the given
 // attachment for the credential challenge, and returns the request body
-// that adds it (spec §4.3).
-async function newPasskeyCredential(root, initUrl, name, attachment) {
+// that adds it (spec §4.3), named as typed or after its provider.
+async function newPasskeyCredential(root, initUrl, { typed, choice, providersUrl }) {
   const ch = await postJSON(initUrl, { kind: 'Fido2' });
   say(root, consoleText.create);
   const options = creationOptions({
     ...ch,
-    authenticatorSelection: { ...ch.authenticatorSelection, authenticatorAttachment: attachment },
+    authenticatorSelection: { ...ch.authenticatorSelection, authenticatorAttachment: choice },
   });
-  const json = credentialJSON(await navigator.credentials.create({ publicKey: options }));
+  const credential = await navigator.credentials.create({ publicKey: options });
+  const json = credentialJSON(credential);
   const body = {
     credentialKind: 'Fido2',
-    credentialName: name,
+    credentialName: typed || (await passkeyName(credential, json, providersUrl)),
     challengeIdentifier: ch.challengeIdentifier,
     credentialInfo: {
       credId: json.id,
@@ -627,12 +733,13 @@ async function newPasskeyCredential(root, initUrl, name, attachment) {
       transports: json.response.transports ?? [],
     },
   };
-  return { body };
+  return { body, credentialId: json.id };
 }
 
 // newKeyCredential generates a key pair whose private key attests the
 // credential challenge; the private key is shown once, never stored.
-async function newKeyCredential(root, initUrl, name) {
+async function newKeyCredential(root, initUrl, { typed }) {
+  const name = typed || 'Key';
   const ch = await postJSON(initUrl, { kind: 'Key' });
   say(root, consoleText.generating);
   const key = await generateKey();
@@ -798,22 +905,45 @@ function downloadSecret(button) {
 }
 
 // runAction runs one console action from button: the page is busy (other
-// actions wait) until it ends, then it says how it went.
+// actions wait) until it ends, then it says how it went, and focus goes
+// back to the button (or, when its list was redrawn, to the same button or
+// row in the new list).
 async function runAction(root, button, action) {
   if (root.dataset.busy) return;
   root.dataset.busy = 'true';
+  const back = focusPlace(button);
   setBusy(button, true, 'Working…');
   say(root, consoleText.preparing);
   try {
     say(root, await action(), 'success');
   } catch (err) {
-    if (err.name === 'Cancelled') say(root, consoleText.cancelled);
+    const orphan = err.orphan ? ` ${err.orphan}` : '';
+    if (err.name === 'Cancelled') say(root, (err.orphan ? consoleText.cancelledNothingAdded : consoleText.cancelled) + orphan);
     else if (err.name === 'AbortError') say(root, '');
-    else say(root, describeAction(err), 'error');
+    else say(root, describeAction(err) + orphan, 'error');
   } finally {
     delete root.dataset.busy;
     setBusy(button, false);
+    restoreFocus(back);
   }
+}
+
+// focusPlace remembers where focus should come back to after an action.
+function focusPlace(button) {
+  return { id: button.id, row: button.closest('[id][tabindex="-1"]')?.id };
+}
+
+// restoreFocus puts focus back when the action lost it (its button was
+// redrawn or removed): on the same button, else on its row.
+function restoreFocus({ id, row }) {
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return;
+  const again = id && document.getElementById(id);
+  if (again && !again.disabled) {
+    again.focus();
+    return;
+  }
+  document.getElementById(row)?.focus();
 }
 
 // formActions are the forms that do more than send their fields.

@@ -31,14 +31,18 @@ var (
 	}
 	credentialsView = views.CredentialsView{
 		Frame: pageFrame("credentials"), InitURL: "/auth/credentials/init", CreateURL: "/auth/credentials",
-		Credentials: []views.CredentialRow{
+		ProvidersURL: "/console/passkey-providers.json",
+		Passkeys: []views.CredentialRow{
 			{Name: "Passkey", Kind: "Fido2", CredentialUUID: "cr-34514-nip9c-8bppvgqgj28dbodrc", Created: "1 Mar 2026, 13:05 UTC",
-				LastLogin: "1 Mar 2026, 13:06 UTC", LastSign: "Never", Storage: "Synced passkey", Active: true,
+				LastLogin: "1 Mar 2026, 13:06 UTC", LastSign: "Never", Description: "Passkey in Google Password Manager",
+				Storage: "Synced across your devices", Icon: "synced", Active: true,
 				Rename:  views.SignedForm{Method: "PUT", Path: "/auth/credentials/name", Body: `{"credentialUuid":"cr-34514-nip9c-8bppvgqgj28dbodrc"}`},
 				Actions: []views.SignedAction{deactivate}},
+		},
+		Keys: []views.CredentialRow{
 			{Name: "CI key", Kind: "Key", CredentialUUID: "cr-1aaaa-bbbbb-ccccccccccccccc", Created: "2 Mar 2026, 09:00 UTC",
-				LastLogin: "Never", LastSign: "Never", Active: false,
-				Actions: []views.SignedAction{{Label: "Activate", TestID: "activate-button", Method: "PUT", Path: "/auth/credentials/activate", Body: `{"credentialUuid":"cr-1aaaa-bbbbb-ccccccccccccccc"}`}}},
+				LastLogin: "Never", LastSign: "Never", Description: "Key for scripts", Icon: "key", Active: false,
+				Actions: []views.SignedAction{{Label: "Activate", TestID: "activate-button", Method: "PUT", Path: "/auth/credentials/activate", Body: `{"credentialUuid":"cr-1aaaa-bbbbb-ccccccccccccccc"}`, Row: "CI key"}}},
 		},
 	}
 	activityView = views.ActivityView{
@@ -129,7 +133,8 @@ func TestCredentialsPage(t *testing.T) {
 	first := page{t: t, root: rows[0]}
 	p.wantAttr(rows[0], "data-credential-uuid", "cr-34514-nip9c-8bppvgqgj28dbodrc")
 	first.wantText("credential-name", "Passkey")
-	first.wantText("credential-storage", "Synced passkey")
+	first.wantText("credential-description", "Passkey in Google Password Manager")
+	first.wantText("credential-storage", "Synced across your devices")
 	first.wantText("credential-last-login", "1 Mar 2026, 13:06 UTC")
 	first.wantText("credential-last-sign", "Never")
 	first.wantText("status", "Active")
@@ -151,18 +156,23 @@ func TestCredentialsPage(t *testing.T) {
 
 	second := page{t: t, root: rows[1]}
 	second.wantText("status", "Inactive")
-	second.byTestID("activate-button")
+	second.wantText("credential-description", "Key for scripts")
+	if got := text(second.byTestID("activate-button")); got != "Activate CI key" {
+		t.Errorf("the activate button reads %q to a screen reader, want it to name its row", got)
+	}
 	if n := len(all(rows[1], hasTestID("credential-storage"))); n != 0 {
 		t.Errorf("a Key credential shows a storage")
 	}
 
 	add := all(p.root, func(n *html.Node) bool { v, _ := attr(n, "data-form"); return v == "add-credential" })
-	if len(add) != 1 {
-		t.Fatalf("found %d add-credential forms, want 1", len(add))
+	if len(add) != 2 {
+		t.Fatalf("found %d add-credential forms, want one for passkeys and one for keys", len(add))
 	}
 	p.wantAttr(add[0], "data-init-url", "/auth/credentials/init")
 	p.wantAttr(add[0], "data-create-url", "/auth/credentials")
-	p.wantAttr(p.byTestID("credential-name-input"), "name", "credentialName")
+	p.wantAttr(add[0], "data-providers-url", "/console/passkey-providers.json")
+	p.wantAttr(p.byTestID("passkey-name-input"), "name", "credentialName")
+	p.wantAttr(p.byTestID("key-name-input"), "name", "credentialName")
 	for id, value := range map[string]string{"add-passkey-button": "platform", "add-security-key-button": "cross-platform", "add-key-button": "key"} {
 		p.wantAttr(p.byTestID(id), "value", value)
 		p.wantAttr(p.byTestID(id), "type", "submit")

@@ -4,11 +4,12 @@ package views
 // organisation, username and one-time code, and the two JSON endpoints the
 // page's script calls.
 type RegisterView struct {
-	OrgID     string
-	Username  string
-	Code      string
-	InitURL   string // POST {orgId, username, registrationCode} -> RegistrationChallenge
-	FinishURL string // POST NewCredential with the temporary token -> {next}
+	OrgID        string
+	Username     string
+	Code         string
+	ProvidersURL string // GET {aaguid: name}: names the passkey after its provider
+	InitURL      string // POST {orgId, username, registrationCode} -> RegistrationChallenge
+	FinishURL    string // POST NewCredential with the temporary token -> {next}
 }
 
 // LoginView is the sign-in page of an organisation.
@@ -31,6 +32,13 @@ type Frame struct {
 	ActionInitURL string // POST /auth/action/init
 	ActionURL     string // POST /auth/action
 	Nav           []NavLink
+	// RPID and WebAuthnUserID (base64url of the WebAuthn user.id bytes)
+	// address this person's passkeys in the WebAuthn Signal API.
+	RPID           string
+	WebAuthnUserID string
+	// CredentialsAPIURL lists the caller's credentials (GET): after a
+	// change, the ones still accepted are signalled to the browser.
+	CredentialsAPIURL string
 }
 
 // NavLink is one entry of the console's navigation.
@@ -52,6 +60,16 @@ type SignedAction struct {
 	Path   string
 	Body   string
 	Danger bool // styled as a destructive action
+	// Row names what the button acts on, for its accessible name:
+	// "Deactivate" reads "Deactivate YubiKey" to a screen reader.
+	Row string
+	// DisabledReason, when set, disables the button and says why next to
+	// it: the console knows in advance the server would refuse.
+	DisabledReason string
+	// Signal names what app.js tells the browser after the change (the
+	// WebAuthn Signal API): "credentials" re-sends the caller's accepted
+	// passkeys; "user:<handle>" says that user has none left.
+	Signal string
 }
 
 // SignedForm is a form whose fields complete a request body before it is
@@ -78,13 +96,19 @@ type Option struct {
 // reading.
 type CredentialRow struct {
 	Name           string
-	Kind           string // "Fido2" or "Key"
+	Kind           string // "Fido2" or "Key": which list it is in
 	CredentialUUID string
-	Created        string
-	LastUsed       string // the later of the two below, "Never" when unused
-	LastLogin      string // "Never" when never used to sign in
-	LastSign       string // "Never" when never used to approve an action
-	// Storage is "Synced passkey", "This device only", or "" for a Key.
+	// Description says what it is in plain words, from its provider's
+	// AAGUID: "Passkey in Google Password Manager", "Security key: YubiKey
+	// 5 Series", "Key for scripts".
+	Description string
+	Icon        string // "synced", "device", "security-key" or "key"
+	Created     string
+	LastUsed    string // the later of the two below, "Never" when unused
+	LastLogin   string // "Never" when never used to sign in
+	LastSign    string // "Never" when never used to approve an action
+	// Storage says where it lives: "Synced across your devices", "Stays on
+	// this security key", "Stays on the device that made it", or "" for a Key.
 	Storage string
 	Active  bool
 	Rename  SignedForm     // PUT /auth/credentials/name with credentialUuid
@@ -105,9 +129,11 @@ type ConsoleView struct {
 // that sign for them.
 type CredentialsView struct {
 	Frame
-	InitURL     string // POST {kind} -> credential challenge
-	CreateURL   string // POST NewCredential, signed
-	Credentials []CredentialRow
+	InitURL      string // POST {kind} -> credential challenge
+	CreateURL    string // POST NewCredential, signed
+	ProvidersURL string // GET {aaguid: name}: names a new passkey after its provider
+	Passkeys     []CredentialRow
+	Keys         []CredentialRow // keys for scripts
 }
 
 // ActivityRow is one executed signed request of the audit log.

@@ -130,9 +130,9 @@ var (
 		SessionEnds: "14:05 UTC", SessionEndsISO: "2026-03-01T14:05:00.000Z",
 		Credentials: []views.CredentialRow{
 			{Name: "Passkey", Kind: "Fido2", CredentialUUID: "cr-34514-nip9c-8bppvgqgj28dbodrc",
-				Created: "1 Mar 2026, 13:05", LastUsed: "1 Mar 2026, 13:06", Storage: "Synced passkey", Active: true},
+				Created: "1 Mar 2026, 13:05", LastUsed: "1 Mar 2026, 13:06", Description: "Passkey in Google Password Manager", Storage: "Synced across your devices", Active: true},
 			{Name: "CI signer", Kind: "Key", CredentialUUID: "cr-1aaaa-bbbbb-ccccccccccccccc",
-				Created: "2 Mar 2026, 09:00", LastUsed: "", Storage: "", Active: false},
+				Created: "2 Mar 2026, 09:00", LastUsed: "", Description: "Key for scripts", Active: false},
 		},
 	}
 	errorView = views.ErrorView{Status: 404, Title: "Page not found", Message: "There is nothing at this address."}
@@ -181,10 +181,12 @@ func TestConsolePage(t *testing.T) {
 	for i, want := range consoleView.Credentials {
 		row := page{t: t, root: rows[i]}
 		row.wantText("credential-name", want.Name)
-		row.wantText("credential-kind", want.Kind)
+		row.wantText("credential-description", want.Description)
 		row.wantText("credential-created", want.Created)
 		row.wantText("credential-last-used", want.LastUsed)
-		row.wantText("credential-storage", want.Storage)
+		if want.Storage != "" {
+			row.wantText("credential-storage", want.Storage)
+		}
 		row.wantAttr(rows[i], "data-credential-uuid", want.CredentialUUID)
 		class, _ := attr(rows[i], "class")
 		if inactive := strings.Contains(class, "inactive"); inactive == want.Active {
@@ -240,8 +242,8 @@ func pages() map[string]templ.Component {
 	c.Credentials = append([]views.CredentialRow(nil), c.Credentials...)
 	c.Credentials[0].Name = evil
 	cr, a, tk, sa, us, pm := credentialsView, activityView, tokensView, serviceAccountsView, usersView, permissionsView
-	cr.Credentials = append([]views.CredentialRow(nil), cr.Credentials...)
-	cr.Credentials[0].Name = evil
+	cr.Passkeys = append([]views.CredentialRow(nil), cr.Passkeys...)
+	cr.Passkeys[0].Name, cr.Passkeys[0].Description = evil, evil
 	cr.Username = evil
 	a.Rows = []views.ActivityRow{{User: evil, Credential: evil, Path: evil, Summary: evil}}
 	tk.Tokens = []views.TokenRow{{Name: evil, TokenID: evil}}
