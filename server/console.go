@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,14 +48,19 @@ const (
 )
 
 // navigation is the console's menu, in order; key is the page's data-page.
-var navigation = []struct{ key, label, url string }{
-	{"console", "Home", pathConsole},
-	{"credentials", "Credentials", pathCredentials},
-	{"activity", "Activity", pathActivity},
-	{"tokens", "Access tokens", pathTokens},
-	{"service-accounts", "Service accounts", pathServiceAccounts},
-	{"users", "Users", pathUsers},
-	{"permissions", "Permissions", pathPermissionsPage},
+// A page listing what the person may not read is left out of the menu
+// (shown: any one of the operations, or always when there is none).
+var navigation = []struct {
+	key, label, url string
+	shown           []string
+}{
+	{"console", "Home", pathConsole, nil},
+	{"credentials", "Credentials", pathCredentials, nil},
+	{"activity", "Activity", pathActivity, nil},
+	{"tokens", "Access tokens", pathTokens, nil},
+	{"service-accounts", "Service accounts", pathServiceAccounts, []string{"Auth:ServiceAccounts:Read", "Auth:ServiceAccounts:Create"}},
+	{"users", "Users", pathUsers, []string{"Auth:Users:Read", "Auth:Users:Create"}},
+	{"permissions", "Permissions", pathPermissionsPage, []string{"Permissions:Read"}},
 }
 
 // page wraps a console page handler: it authenticates the session cookie
@@ -83,11 +89,18 @@ func (s *Server) frame(c echo.Context, caller Caller, key string) (views.Frame, 
 		LogoutURL: pathSessionLogout, ActionInitURL: apiActionInit, ActionURL: apiAction,
 		RPID: s.ceremonies.RPID(), WebAuthnUserID: webauthnUserID(caller.User), CredentialsAPIURL: apiCredentials,
 	}
+	ops, err := s.may(c, caller)
+	if err != nil {
+		return views.Frame{}, err
+	}
 	for _, n := range navigation {
-		f.Nav = append(f.Nav, views.NavLink{Key: n.key, Label: n.label, URL: n.url, Current: n.key == key})
 		if n.key == key {
 			f.Title = n.label
 		}
+		if len(n.shown) > 0 && !slices.ContainsFunc(n.shown, func(op string) bool { return ops[op] }) && n.key != key {
+			continue
+		}
+		f.Nav = append(f.Nav, views.NavLink{Key: n.key, Label: n.label, URL: n.url, Current: n.key == key})
 	}
 	return f, nil
 }

@@ -75,3 +75,29 @@ func TestPasskeyProvidersAreServedFromTheEmbeddedList(t *testing.T) {
 		t.Errorf("Google Password Manager's AAGUID names %v", got)
 	}
 }
+
+func TestTheMenuHidesPagesThePersonMayNotRead(t *testing.T) {
+	h := newHarness(t)
+	owner := h.signInConsole("owner")
+	bob := h.signInConsole("bob")
+	for _, tc := range []struct {
+		who    consoleUser
+		hidden []string
+		shown  []string
+	}{
+		{owner, nil, []string{"nav-users", "nav-service-accounts", "nav-permissions", "nav-activity"}},
+		{bob, []string{"nav-users", "nav-service-accounts", "nav-permissions"}, []string{"nav-console", "nav-credentials", "nav-activity", "nav-tokens"}},
+	} {
+		body := string(h.page(tc.who, pathConsole).Body)
+		for _, id := range tc.hidden {
+			if strings.Contains(body, `data-testid="`+id+`"`) {
+				t.Errorf("%s sees %s", tc.who.inv.User.Username, id)
+			}
+		}
+		for _, id := range tc.shown {
+			if !strings.Contains(body, `data-testid="`+id+`"`) {
+				t.Errorf("%s does not see %s", tc.who.inv.User.Username, id)
+			}
+		}
+	}
+}

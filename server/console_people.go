@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -8,7 +9,6 @@ import (
 
 	"countersign/store"
 	"countersign/views"
-	"countersign/webauthn"
 )
 
 // usersPage lists the organisation's people and invites new ones.
@@ -47,132 +47,71 @@ func (s *Server) userRow(c echo.Context, caller Caller, ops map[string]bool, u s
 		return views.UserRow{}, err
 	}
 	r := views.UserRow{Username: u.Username, UserID: u.ID, Kind: u.Kind, Permissions: perms, Status: active(u.IsActive), IsYou: u.ID == caller.User.ID}
-	if u.IsActive && !u.IsRegistered {
-		r.Status = views.Status{Label: "Invited", Kind: "pending"}
-	}
 	base := apiUsers + "/" + u.ID
+	if u.IsActive && !u.IsRegistered {
+		return s.invitedRow(c, caller, ops, u, r)
+	}
+	signal := "user:" + webauthnUserID(u)
 	switch {
-	case r.IsYou: // nobody locks themselves out
 	case u.IsActive && ops["Auth:Users:Deactivate"]:
 		a := signedAction("Deactivate", "deactivate-button", http.MethodPut, base+"/deactivate", empty)
-		a.Danger = true
+		a.Danger, a.Row, a.Signal = true, u.Username, signal
+		a.DisabledReason = s.refusal(c, caller, u, r.IsYou)
 		r.Actions = append(r.Actions, a)
 	case !u.IsActive && ops["Auth:Users:Activate"]:
-		r.Actions = append(r.Actions, signedAction("Activate", "activate-button", http.MethodPut, base+"/activate", empty))
+		a := signedAction("Activate", "activate-button", http.MethodPut, base+"/activate", empty)
+		a.Row = u.Username
+		r.Actions = append(r.Actions, a)
 	}
 	return r, nil
 }
 
-// permissionsPage lists the organisation's permissions, who holds them,
-// and creates, assigns and archives them.
-func (s *Server) permissionsPage(c echo.Context, caller Caller) error {
-	f, err := s.frame(c, caller, "permissions")
-	if err != nil {
-		return err
+// invitedRow is a person who has not registered yet: when their link
+// expires, and the buttons that issue a new one or cancel the invitation.
+func (s *Server) invitedRow(c echo.Context, caller Caller, ops map[string]bool, u store.User, r views.UserRow) (views.UserRow, error) {
+	r.Status = views.Status{Label: "Invited", Kind: "pending"}
+	code, err := s.store.GetRegistrationCode(c.Request().Context(), u.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		r.Invitation = "No link: issue a new one"
+	case err != nil:
+		return views.UserRow{}, fmt.Errorf("load the invitation of %s: %w", u.ID, err)
+	case !code.ExpiresAt.After(s.opts.Now()):
+		r.Invitation = "Link expired " + humanTime(code.ExpiresAt)
+		r.Status = views.Status{Label: "Link expired", Kind: "inactive"}
+	default:
+		r.Invitation = "Link expires " + humanTime(code.ExpiresAt)
+		r.InvitationExpiresISO = isoTime(code.ExpiresAt)
 	}
-	ops, err := s.may(c, caller)
-	if err != nil {
-		return err
+	base := apiUsers + "/" + u.ID
+	reason := s.refusal(c, caller, u, false)
+	if ops["Auth:Users:Create"] {
+		a := signedAction("Issue a new link", "reissue-button", http.MethodPost, base+"/invitation", empty)
+		a.Row, a.DisabledReason, a.Reveal = u.Username, reason, "invite"
+		r.Actions = append(r.Actions, a)
 	}
-	v := views.PermissionsView{
-		Frame: f, CanRead: ops["Permissions:Read"], CanCreate: ops["Permissions:Create"],
-		Create: signedForm(http.MethodPost, apiPermissions, empty),
+	if ops["Auth:Users:Delete"] {
+		a := signedAction("Cancel invitation", "cancel-invitation-button", http.MethodDelete, base, empty)
+		a.Danger, a.Row, a.DisabledReason = true, u.Username, reason
+		r.Actions = append(r.Actions, a)
 	}
-	for _, op := range webauthn.FullAdminOperations {
-		if ops[op] { // nobody grants what they do not hold
-			v.Operations = append(v.Operations, op)
-		}
-	}
-	if !v.CanRead {
-		return s.render(c, http.StatusOK, views.PermissionsPage(v))
-	}
-	ids, err := s.identities(c, caller.User.OrgID)
-	if err != nil {
-		return err
-	}
-	if ops["Permissions:Assign"] {
-		v.Identities = ids.options
+	return r, nil
+}
+
+// refusal is why the server would refuse the caller changing u (say, to
+// deactivate them), or "" when it would not: the console disables the
+// button and shows this instead of failing after the passkey prompt.
+func (s *Server) refusal(c echo.Context, caller Caller, u store.User, isYou bool) string {
+	if isYou {
+		return "You can't deactivate yourself: another administrator can."
 	}
 	ctx := c.Request().Context()
-	perms, err := s.store.ListPermissions(ctx, store.PageQuery{OrgID: caller.User.OrgID, Limit: consoleListLimit})
-	if err != nil {
-		return fmt.Errorf("list permissions: %w", err)
+	var apiErr *APIError
+	if err := s.requireAuthorityOver(ctx, caller, u.ID, "change"); errors.As(err, &apiErr) {
+		return "They hold operations you don't, so only someone holding those can change them."
 	}
-	for _, p := range perms {
-		as, err := s.store.ListPermissionAssignments(ctx, store.PageQuery{OrgID: p.OrgID, Limit: consoleListLimit}, p.ID)
-		if err != nil {
-			return fmt.Errorf("list assignments of %s: %w", p.ID, err)
-		}
-		v.Rows = append(v.Rows, permissionRow(p, as, ids.labels, ops))
+	if err := s.requireAdminRemains(ctx, caller.User.OrgID, u.ID); errors.As(err, &apiErr) {
+		return "The last active administrator: make someone else an administrator first."
 	}
-	return s.render(c, http.StatusOK, views.PermissionsPage(v))
-}
-
-func permissionRow(p store.Permission, as []store.Assignment, labels map[string]string, ops map[string]bool) views.PermissionRow {
-	r := views.PermissionRow{Name: p.Name, ID: p.ID, Operations: p.Operations, Status: active(true), Immutable: p.IsImmutable}
-	for _, a := range as {
-		label, ok := labels[a.IdentityID]
-		if !ok {
-			label = a.IdentityID
-		}
-		r.Assignees = append(r.Assignees, label)
-	}
-	base := apiPermissions + "/" + p.ID
-	if p.IsArchived {
-		r.Status = archived()
-	}
-	if !p.IsArchived && ops["Permissions:Assign"] {
-		r.Assign = signedForm(http.MethodPost, base+"/assignments", empty)
-	}
-	if !p.IsImmutable && ops["Permissions:Archive"] {
-		if p.IsArchived {
-			r.Actions = append(r.Actions, signedAction("Unarchive", "unarchive-button", http.MethodPut, base+"/archive", map[string]bool{"isArchived": false}))
-		} else {
-			a := signedAction("Archive", "archive-button", http.MethodPut, base+"/archive", map[string]bool{"isArchived": true})
-			a.Danger = true
-			r.Actions = append(r.Actions, a)
-		}
-	}
-	return r
-}
-
-// orgIdentities are who a permission can be assigned to: people, service
-// accounts and personal access tokens, as choices and as labels by id.
-type orgIdentities struct {
-	options []views.Option
-	labels  map[string]string
-}
-
-func (s *Server) identities(c echo.Context, orgID string) (orgIdentities, error) {
-	ctx := c.Request().Context()
-	out := orgIdentities{labels: map[string]string{}}
-	users, err := s.store.ListUsers(ctx, store.UserQuery{OrgID: orgID, Limit: consoleListLimit})
-	if err != nil {
-		return out, fmt.Errorf("list users: %w", err)
-	}
-	for _, u := range users {
-		label := u.Username
-		if u.IsServiceAccount {
-			label = u.Name + " (service account)"
-		}
-		out.labels[u.ID] = label
-		out.options = append(out.options, views.Option{Value: u.ID, Label: label})
-	}
-	pats, err := s.store.ListAccessTokens(ctx, store.AccessTokenQuery{OrgID: orgID, Kind: store.TokenPAT})
-	if err != nil {
-		return out, fmt.Errorf("list PATs: %w", err)
-	}
-	owners := map[string]string{}
-	for _, u := range users {
-		owners[u.ID] = u.Username
-	}
-	for _, t := range pats {
-		if t.IsArchived {
-			continue
-		}
-		label := fmt.Sprintf("%s (access token of %s)", t.Name, owners[t.UserID])
-		out.labels[t.ID] = label
-		out.options = append(out.options, views.Option{Value: t.ID, Label: label})
-	}
-	return out, nil
+	return ""
 }

@@ -96,6 +96,7 @@ func (s *Server) routes() {
 	s.signed(http.MethodPut, "/auth/users/:userId/activate", s.activateUser, needs("Auth:Users:Activate"))
 	s.signed(http.MethodPut, "/auth/users/:userId/deactivate", s.deactivateUser, needs("Auth:Users:Deactivate"))
 	s.signed(http.MethodDelete, "/auth/users/:userId", s.archiveUser, needs("Auth:Users:Delete"))
+	s.signed(http.MethodPost, apiInvitation, s.reissueInvitation, needs("Auth:Users:Create"))
 
 	// Permissions (spec §4.9).
 	s.signed(http.MethodPost, "/permissions", s.createPermission, takes(createPermissionRequest{}), needs("Permissions:Create"))

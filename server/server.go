@@ -55,6 +55,8 @@ type Store interface {
 	DeleteAssignmentSigned(ctx context.Context, s store.Signed, orgID, permissionID, assignmentID string) error
 	GetAssignment(ctx context.Context, orgID, id string) (store.Assignment, error)
 	ListPermissionHolders(ctx context.Context, orgID, permissionID string) ([]string, error)
+	GetRegistrationCode(ctx context.Context, userID string) (store.RegistrationCode, error)
+	RenewRegistrationCodeSigned(ctx context.Context, s store.Signed, code store.RegistrationCode) error
 	Ping(ctx context.Context) error
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)

@@ -121,6 +121,10 @@ var summaryRoutes = []summaryRoute{
 		return sentence("Invite %s as a user: the one-time invitation link is valid for %s, and they hold no permission until one is assigned",
 			in.b.Email, in.invitationValidity())
 	}},
+	{"POST /auth/users/:userId/invitation", func(in summaryInput) actionSummary {
+		return sentence("Issue a new invitation link for the user %s: the previous link stops working, and the new one is valid for %s; whoever opens it becomes this user",
+			in.param(0), in.invitationValidity())
+	}},
 	{"PUT /auth/users/:userId", func(in summaryInput) actionSummary {
 		if in.b.IsSSORequired != nil && *in.b.IsSSORequired {
 			return sentence("Require single sign-on for the user %s", in.param(0))

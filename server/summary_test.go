@@ -105,6 +105,8 @@ func TestEverySignedRouteIsSummarised(t *testing.T) {
 			[]string{`Archive the service account "admin-bot" (` + sa.id + ")"}, true},
 		"POST /auth/users": {"/auth/users", map[string]string{"email": "dave@example.com", "kind": "CustomerEmployee"},
 			[]string{"Invite dave@example.com as a user", "valid for 24 hours", "no permission until one is assigned"}, false},
+		"POST /auth/users/:userId/invitation": {"/auth/users/" + carol.User.ID + "/invitation", map[string]any{},
+			[]string{`Issue a new invitation link for the user "carol@example.com" (` + carol.User.ID + ")", "previous link stops working", "valid for 24 hours"}, false},
 		"PUT /auth/users/:userId": {"/auth/users/" + bob.User.ID, map[string]bool{"isSSORequired": true},
 			[]string{`Require single sign-on for the user "bob@example.com" (` + bob.User.ID + ")"}, false},
 		"PUT /auth/users/:userId/activate": {"/auth/users/" + bob.User.ID + "/activate", map[string]any{},

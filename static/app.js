@@ -650,11 +650,12 @@ function done(summary) {
 
 // signButton sends the request a row's button names (data-sign-*).
 async function signButton(root, button) {
-  const { signMethod: method, signPath: path, signBody, signal } = button.dataset;
+  const { signMethod: method, signPath: path, signBody, signal, revealInto } = button.dataset;
   const body = signBody ? JSON.parse(signBody) : undefined;
-  const { summary } = await signedRequest(root, { method, path, body });
+  const { data, summary } = await signedRequest(root, { method, path, body });
   await signalAfter(root, signal);
   await refreshLists(root);
+  if (revealInto) reveal(root.querySelector(`[data-secret-panel][data-testid="${revealInto}"]`), data);
   return done(summary);
 }
 
@@ -681,7 +682,7 @@ function formBody(form) {
 async function submitSignedForm(root, form) {
   const { signMethod: method, signPath: path } = form.dataset;
   const { data, summary } = await signedRequest(root, { method, path, body: formBody(form) });
-  if ('reveal' in form.dataset) reveal(form, data);
+  if ('reveal' in form.dataset) reveal(secretPanelOf(form), data);
   form.reset();
   await refreshLists(root);
   return done(summary);
@@ -704,7 +705,7 @@ async function addCredential(root, form, button) {
     if (credentialId) err.orphan = await forgetOrphan(root, credentialId);
     throw err;
   }
-  if (secrets) reveal(form, secrets);
+  if (secrets) reveal(secretPanelOf(form), secrets);
   form.reset();
   await refreshLists(root);
   return done(summary);
@@ -819,7 +820,7 @@ async function createToken(root, form) {
   }
   const { data, summary } = await signedRequest(root, { method, path, body });
   const token = data.accessTokens?.[0] ?? data; // a service account, or a PAT
-  reveal(form, { accessToken: token.accessToken, credId: token.credId, privateKey });
+  reveal(secretPanelOf(form), { accessToken: token.accessToken, credId: token.credId, privateKey });
   form.reset();
   showKeySource(form);
   showScope(form);
@@ -830,10 +831,15 @@ async function createToken(root, form) {
 // ---------------------------------------------------------------------------
 // Console page helpers.
 
-// reveal fills the form's secret panel (values by data-slot) and shows it;
-// values absent from the answer keep their rows hidden.
-function reveal(form, values) {
-  const panel = form.closest('section').querySelector('[data-secret-panel]');
+// secretPanelOf is the secret panel of a form's section.
+function secretPanelOf(form) {
+  return form.closest('section').querySelector('[data-secret-panel]');
+}
+
+// reveal fills a secret panel (values by data-slot) and shows it; values
+// absent from the answer keep their rows hidden.
+function reveal(panel, values) {
+  if (!panel) return;
   for (const item of panel.querySelectorAll('[data-secret-item]')) {
     const value = values[item.dataset.secretItem] ?? '';
     item.querySelector('[data-slot]').textContent = value;

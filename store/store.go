@@ -201,6 +201,9 @@ type Store interface {
 	// what (UseRead or UseSign).
 	RecordTokenUse(ctx context.Context, id string, at time.Time, purpose string) error
 
+	// RenewRegistrationCodeSigned is RenewRegistrationCode as a signed
+	// change: an administrator issues a lost invitation again.
+	RenewRegistrationCodeSigned(ctx context.Context, s Signed, code RegistrationCode) error
 	// CreateUserSigned invites a user as Invite does (in.Org must be nil).
 	CreateUserSigned(ctx context.Context, s Signed, in Invitation) error
 	// ListUsers pages through an organisation's users, oldest first:

@@ -81,9 +81,16 @@ var (
 		Frame: pageFrame("permissions"), CanRead: true, CanCreate: true,
 		Create:     views.SignedForm{Method: "POST", Path: "/permissions", Body: "{}"},
 		Operations: []string{"Auth:Logs:Read", "Auth:Users:Read"},
-		Identities: []views.Option{{Value: "us-1aaaa-bbbbb-ccccccccccccccc", Label: "bob@example.com"}},
 		Rows: []views.PermissionRow{{
-			Name: "Auditors", ID: "pm-1aaaa-bbbbb-ccccccccccccccc", Operations: []string{"Auth:Logs:Read"}, Assignees: []string{"bob@example.com"},
+			Name: "Auditors", ID: "pm-1aaaa-bbbbb-ccccccccccccccc", Operations: []string{"Auth:Logs:Read"},
+			Assignees: []views.Assignee{{Label: "bob@example.com", Revoke: &views.SignedAction{
+				Label: "Revoke", TestID: "revoke-button", Method: "DELETE", Path: "/permissions/pm-1aaaa-bbbbb-ccccccccccccccc/assignments/as-1", Body: "{}",
+				Danger: true, Row: "Auditors from bob@example.com",
+			}}},
+			Choices: []views.Option{
+				{Value: "us-1aaaa-bbbbb-ccccccccccccccc", Label: "bob@example.com (already holds it)", Disabled: true},
+				{Value: "us-2aaaa-bbbbb-ccccccccccccccc", Label: "carol@example.com"},
+			},
 			Status: views.Status{Label: "Active", Kind: "active"},
 			Assign: views.SignedForm{Method: "POST", Path: "/permissions/pm-1aaaa-bbbbb-ccccccccccccccc/assignments", Body: "{}"},
 		}},
@@ -282,7 +289,25 @@ func TestPermissionsPage(t *testing.T) {
 	p.dataRoot("permissions")
 	row := page{t: t, root: p.byTestID("permission-row")}
 	row.wantText("permission-name", "Auditors")
-	row.wantText("permission-assignees", "bob@example.com")
+	row.wantText("assignee-name", "bob@example.com")
+	revoke := row.byTestID("revoke-button")
+	p.wantAttr(revoke, "data-sign-method", "DELETE")
+	if got := text(revoke); got != "Revoke Auditors from bob@example.com" {
+		t.Errorf("the revoke button reads %q, want it to name what it revokes", got)
+	}
+	options := all(row.byTestID("assign-identity"), func(n *html.Node) bool { return n.Data == "option" })
+	if len(options) != 3 {
+		t.Fatalf("found %d options, want a prompt and two identities", len(options))
+	}
+	if v, _ := attr(options[0], "value"); v != "" {
+		t.Errorf("the assign list starts on %q, want the empty prompt", v)
+	}
+	if _, disabled := attr(options[1], "disabled"); !disabled {
+		t.Errorf("bob, who already holds it, can be chosen")
+	}
+	if _, disabled := attr(options[2], "disabled"); disabled {
+		t.Errorf("carol cannot be chosen")
+	}
 	assign := row.byTestID("assign-form")
 	p.wantAttr(assign, "data-sign-path", "/permissions/pm-1aaaa-bbbbb-ccccccccccccccc/assignments")
 	p.wantAttr(row.byTestID("assign-identity"), "name", "identityId")

@@ -66,6 +66,9 @@ type SignedAction struct {
 	// DisabledReason, when set, disables the button and says why next to
 	// it: the console knows in advance the server would refuse.
 	DisabledReason string
+	// Reveal names the secret panel (data-testid) that shows what the
+	// answer carries once, such as a new invitation link.
+	Reveal string
 	// Signal names what app.js tells the browser after the change (the
 	// WebAuthn Signal API): "credentials" re-sends the caller's accepted
 	// passkeys; "user:<handle>" says that user has none left.
@@ -88,8 +91,9 @@ type Status struct {
 
 // Option is one choice of a <select>.
 type Option struct {
-	Value string
-	Label string
+	Value    string
+	Label    string
+	Disabled bool // shown, but it cannot be chosen (the label says why)
 }
 
 // CredentialRow is one credential in the console's lists, formatted for
@@ -205,7 +209,11 @@ type UserRow struct {
 	Permissions string // the names of their permissions, comma-separated
 	Status      Status
 	IsYou       bool
-	Actions     []SignedAction
+	// Invitation says, for someone invited who has not registered, when
+	// their link expires (or that it has).
+	Invitation           string
+	InvitationExpiresISO string
+	Actions              []SignedAction
 }
 
 // UsersView lists the organisation's people.
@@ -222,11 +230,19 @@ type PermissionRow struct {
 	Name       string
 	ID         string
 	Operations []string
-	Assignees  []string // usernames or token names
+	Assignees  []Assignee
 	Status     Status
 	Immutable  bool
 	Assign     SignedForm // POST /permissions/:id/assignments, "" when it cannot be assigned
+	Choices    []Option   // who it can be assigned to
 	Actions    []SignedAction
+}
+
+// Assignee is one identity a permission is assigned to, and the button
+// that revokes it (nil without Permissions:Revoke).
+type Assignee struct {
+	Label  string
+	Revoke *SignedAction
 }
 
 // PermissionsView lists the organisation's permissions.
@@ -236,7 +252,6 @@ type PermissionsView struct {
 	CanCreate  bool
 	Create     SignedForm // POST /permissions
 	Operations []string   // every operation a permission may list
-	Identities []Option   // who a permission can be assigned to
 	Rows       []PermissionRow
 }
 

@@ -250,8 +250,8 @@ func pages() map[string]templ.Component {
 	sa.Accounts = []views.ServiceAccountRow{{Name: evil, Permissions: evil}}
 	sa.Permissions = []views.Option{{Value: evil, Label: evil}}
 	us.Users = []views.UserRow{{Username: evil, Actions: []views.SignedAction{{Label: evil, Path: evil, Body: evil}}}}
-	pm.Rows = []views.PermissionRow{{Name: evil, Assignees: []string{evil}, Operations: []string{evil}}}
-	pm.Identities = []views.Option{{Value: evil, Label: evil}}
+	pm.Rows = []views.PermissionRow{{Name: evil, Assignees: []views.Assignee{{Label: evil}}, Operations: []string{evil},
+		Assign: views.SignedForm{Path: evil}, Choices: []views.Option{{Value: evil, Label: evil}}}}
 	return map[string]templ.Component{
 		"register": views.RegisterPage(r), "login": views.LoginPage(loginView),
 		"console": views.ConsolePage(c), "error": views.ErrorPage(e),

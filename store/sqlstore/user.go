@@ -214,9 +214,22 @@ func (s *Store) GetRegistrationCode(ctx context.Context, userID string) (store.R
 // registered, in one statement: the INSERT selects from the user row, so an
 // unknown or registered user inserts nothing and is reported not found.
 func (s *Store) RenewRegistrationCode(ctx context.Context, code store.RegistrationCode) error {
-	res, err := s.db.ExecContext(ctx,
+	return renewRegistrationCode(ctx, s.db, code)
+}
+
+// RenewRegistrationCodeSigned is RenewRegistrationCode under a user action,
+// with its audit entry (see inSigned).
+func (s *Store) RenewRegistrationCodeSigned(ctx context.Context, sg store.Signed, code store.RegistrationCode) error {
+	if err := s.inSigned(ctx, sg, func(tx conn) error { return renewRegistrationCode(ctx, tx, code) }); err != nil {
+		return fmt.Errorf("renew registration code signed: %w", err)
+	}
+	return nil
+}
+
+func renewRegistrationCode(ctx context.Context, db conn, code store.RegistrationCode) error {
+	res, err := db.ExecContext(ctx,
 		`INSERT INTO registration_code (user_id, code_hash, expires_at)
-		SELECT id, ?, ? FROM user_account WHERE id = ? AND NOT is_registered AND NOT is_service_account
+		SELECT id, ?, ? FROM user_account WHERE id = ? AND NOT is_registered AND NOT is_service_account AND NOT is_archived
 		ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at`,
 		blob(code.CodeHash), millis(code.ExpiresAt), code.UserID)
 	if err != nil {

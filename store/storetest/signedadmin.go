@@ -39,6 +39,9 @@ var adminChanges = []adminChange{
 		in.Assignment = &a
 		return s.CreateUserSigned(ctx, sg, in)
 	}},
+	{"a signed renewal of an invitation", func(ctx context.Context, s store.Store, sg store.Signed, f adminFixture) error {
+		return s.RenewRegistrationCodeSigned(ctx, sg, store.RegistrationCode{UserID: f.Bob.ID, CodeHash: hash("renewed"), ExpiresAt: at(48 * time.Hour)})
+	}},
 	{"a signed user update", func(ctx context.Context, s store.Store, sg store.Signed, f adminFixture) error {
 		return s.UpdateUserSigned(ctx, sg, f.Org.ID, f.Bob.ID, store.UserPatch{IsArchived: ptr(true)})
 	}},

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		hardeningTests,
 		gatewayTests,
 		operationTests,
+		consoleTests,
 	}
 	for _, group := range groups {
 		for _, tc := range group {
