@@ -201,6 +201,23 @@ type Store interface {
 	// what (UseRead or UseSign).
 	RecordTokenUse(ctx context.Context, id string, at time.Time, purpose string) error
 
+	// RecordSignIn stores a sign-in event and, in the same transaction,
+	// drops the organisation's oldest events of its outcome beyond
+	// MaxSignInsKept or MaxFailedSignInsKept.
+	RecordSignIn(ctx context.Context, e SignInEvent) error
+	// ListSignInEvents returns sign-in events, newest first (see
+	// SignInQuery).
+	ListSignInEvents(ctx context.Context, q SignInQuery) ([]SignInEvent, error)
+	// GetSignInByToken returns the successful sign-in that issued a login
+	// token.
+	GetSignInByToken(ctx context.Context, tokenID string) (SignInEvent, error)
+	// ListActiveTokens returns a user's tokens of kind that are neither
+	// revoked nor expired at now, newest first.
+	ListActiveTokens(ctx context.Context, userID, kind string, now time.Time) ([]Token, error)
+	// RevokeTokensSigned revokes, as a signed change, those of ids that are
+	// login tokens of userID still active at s.Now, and returns how many.
+	RevokeTokensSigned(ctx context.Context, s Signed, userID string, ids []string) (int, error)
+
 	// RenewRegistrationCodeSigned is RenewRegistrationCode as a signed
 	// change: an administrator issues a lost invitation again.
 	RenewRegistrationCodeSigned(ctx context.Context, s Signed, code RegistrationCode) error

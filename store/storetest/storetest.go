@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		gatewayTests,
 		operationTests,
 		consoleTests,
+		signInTests,
 	}
 	for _, group := range groups {
 		for _, tc := range group {
