@@ -111,6 +111,14 @@ func newPage(t *testing.T) (playwright.BrowserContext, playwright.Page) {
 		_ = ctx.Close()
 		t.Fatalf("new page: %v", err)
 	}
+	// Script errors and console errors go to the test's log: a failed test
+	// then says what broke in the page.
+	page.OnPageError(func(err error) { t.Logf("page error: %v", err) })
+	page.OnConsole(func(m playwright.ConsoleMessage) {
+		if m.Type() == "error" || m.Type() == "warning" {
+			t.Logf("console %s: %s", m.Type(), m.Text())
+		}
+	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			saveScreenshot(t, page)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,12 +30,33 @@ type testServer struct {
 	// (a secure context whose host is the RP id).
 	URL        string
 	ceremonies *webauthn.Ceremonies
+	clock      *testClock
+}
+
+// testClock is the server's clock: the real time, moved on by the test.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// advance moves the server's clock on by d, as time passing would.
+func (s *testServer) advance(d time.Duration) {
+	s.clock.mu.Lock()
+	defer s.clock.mu.Unlock()
+	s.clock.offset += d
 }
 
 // startServer starts a fresh countersign with an empty store; it stops when
 // the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	clock := &testClock{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -53,17 +75,17 @@ func startServer(t *testing.T) *testServer {
 		t.Fatalf("load decoy key: %v", err)
 	}
 	cs, err := webauthn.New(st, webauthn.Options{
-		RPID: "localhost", RPName: "countersign", Origins: []string{origin}, DecoyKey: decoy, Logger: log,
+		RPID: "localhost", RPName: "countersign", Origins: []string{origin}, DecoyKey: decoy, Logger: log, Now: clock.now,
 	})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)
 	}
-	tokens, err := token.New(ctx, st, token.Options{Issuer: origin, LoginTTL: time.Hour, TempTTL: 5 * time.Minute})
+	tokens, err := token.New(ctx, st, token.Options{Issuer: origin, LoginTTL: time.Hour, TempTTL: 5 * time.Minute, Now: clock.now})
 	if err != nil {
 		t.Fatalf("token.New: %v", err)
 	}
 	srv, err := server.New(ctx, st, cs, tokens, server.Options{
-		Origins: []string{origin}, SessionTTL: time.Hour, Logger: log,
+		Origins: []string{origin}, SessionTTL: time.Hour, Logger: log, Now: clock.now,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -84,7 +106,7 @@ func startServer(t *testing.T) *testServer {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &testServer{URL: origin, ceremonies: cs}
+	return &testServer{URL: origin, ceremonies: cs, clock: clock}
 }
 
 // invite invites a user as "countersign invite" does and returns the

@@ -50,17 +50,20 @@ const (
 // navigation is the console's menu, in order; key is the page's data-page.
 // A page listing what the person may not read is left out of the menu
 // (shown: any one of the operations, or always when there is none).
-var navigation = []struct {
-	key, label, url string
-	shown           []string
-}{
+var navigation = []navEntry{
 	{"console", "Home", pathConsole, nil},
 	{"credentials", "Credentials", pathCredentials, nil},
 	{"activity", "Activity", pathActivity, nil},
+	{"sessions", "Sessions", pathSessions, nil},
 	{"tokens", "Access tokens", pathTokens, nil},
 	{"service-accounts", "Service accounts", pathServiceAccounts, []string{"Auth:ServiceAccounts:Read", "Auth:ServiceAccounts:Create"}},
 	{"users", "Users", pathUsers, []string{"Auth:Users:Read", "Auth:Users:Create"}},
 	{"permissions", "Permissions", pathPermissionsPage, []string{"Permissions:Read"}},
+}
+
+type navEntry struct {
+	key, label, url string
+	shown           []string
 }
 
 // page wraps a console page handler: it authenticates the session cookie
@@ -69,7 +72,7 @@ func (s *Server) page(h func(c echo.Context, caller Caller) error) echo.HandlerF
 	return func(c echo.Context) error {
 		caller, err := s.sessionCaller(c)
 		if errors.Is(err, token.ErrInvalid) {
-			return c.Redirect(http.StatusSeeOther, pathLogin)
+			return c.Redirect(http.StatusSeeOther, loginURLFor(c.Request().URL.RequestURI(), false))
 		}
 		if err != nil {
 			return err
@@ -88,6 +91,7 @@ func (s *Server) frame(c echo.Context, caller Caller, key string) (views.Frame, 
 		Page: key, Username: caller.User.Username, OrgID: org.ID, OrgName: org.Name,
 		LogoutURL: pathSessionLogout, ActionInitURL: apiActionInit, ActionURL: apiAction,
 		RPID: s.ceremonies.RPID(), WebAuthnUserID: webauthnUserID(caller.User), CredentialsAPIURL: apiCredentials,
+		SessionEndsISO: isoTime(caller.Token.ExpiresAt), SignInAgainURL: loginURLFor(c.Request().URL.RequestURI(), true),
 	}
 	ops, err := s.may(c, caller)
 	if err != nil {

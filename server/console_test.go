@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -60,11 +61,15 @@ var consolePages = map[string]string{
 func TestConsolePagesSendTheSignedOutToLogin(t *testing.T) {
 	h := newHarness(t)
 	for path := range consolePages {
-		t.Run(path+" redirects to the login page", func(t *testing.T) {
+		t.Run(path+" redirects to the login page, which comes back to it", func(t *testing.T) {
 			r := h.do("GET", path, nil, "Accept", "text/html")
 			mustStatus(t, r, http.StatusSeeOther)
-			if got := r.Header.Get("Location"); got != pathLogin {
-				t.Errorf("Location = %q, want %q", got, pathLogin)
+			want := pathLogin + "?next=" + url.QueryEscape(path)
+			if path == pathConsole {
+				want = pathLogin
+			}
+			if got := r.Header.Get("Location"); got != want {
+				t.Errorf("Location = %q, want %q", got, want)
 			}
 		})
 	}

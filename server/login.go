@@ -36,7 +36,7 @@ type loginResponse struct {
 }
 
 func (s *Server) loginFinish(c echo.Context) error {
-	u, err := s.finishLogin(c)
+	u, cred, err := s.finishLogin(c)
 	if err != nil {
 		return err
 	}
@@ -44,6 +44,7 @@ func (s *Server) loginFinish(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("issue login token: %w", err)
 	}
+	s.recordSignIn(c, u, cred, issued.ID, store.ViaAPI)
 	return c.JSON(http.StatusOK, loginResponse{Token: issued.Token})
 }
 
@@ -57,15 +58,16 @@ func (s *Server) logout(c echo.Context) error {
 }
 
 // finishLogin verifies a SignedChallenge body for /auth/login and the
-// console's /session/login alike.
-func (s *Server) finishLogin(c echo.Context) (store.User, error) {
+// console's /session/login alike; a refused one goes into the sign-in log.
+func (s *Server) finishLogin(c echo.Context) (store.User, store.Credential, error) {
 	id, a, err := decodeSignedChallenge(c)
 	if err != nil {
-		return store.User{}, err
+		return store.User{}, store.Credential{}, err
 	}
-	u, _, err := s.ceremonies.FinishLogin(c.Request().Context(), id, a)
+	u, cred, err := s.ceremonies.FinishLogin(c.Request().Context(), id, a)
 	if err != nil {
-		return store.User{}, fmt.Errorf("finish login: %w", err)
+		s.recordFailedSignIn(c, a)
+		return store.User{}, store.Credential{}, fmt.Errorf("finish login: %w", err)
 	}
-	return u, nil
+	return u, cred, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -62,17 +63,25 @@ func (s *Server) renderErrorPage(c echo.Context, e *APIError) error {
 	return s.render(c, e.Status, views.ErrorPage(views.ErrorView{Status: e.Status, Title: title, Message: msg}))
 }
 
-// loginPage shows the sign-in form, or goes to the console when signed in.
+// loginPage shows the sign-in form, or, when signed in, goes where the
+// sign-in would (renew=1 shows the form anyway: a session about to end
+// is renewed by signing in again). ?next= names the console page to return
+// to, checked by returnPath.
 func (s *Server) loginPage(c echo.Context) error {
-	if _, err := s.sessionCaller(c); err == nil {
-		return c.Redirect(http.StatusSeeOther, pathConsole)
+	next := returnPath(c.QueryParam("next"))
+	if _, err := s.sessionCaller(c); err == nil && c.QueryParam("renew") == "" {
+		return c.Redirect(http.StatusSeeOther, next)
 	}
 	orgID, err := s.defaultOrgID(c)
 	if err != nil {
 		return err
 	}
+	finish := pathSessionLogin
+	if next != pathConsole {
+		finish += "?" + url.Values{"next": {next}}.Encode()
+	}
 	return s.render(c, http.StatusOK, views.LoginPage(views.LoginView{
-		OrgID: orgID, InitURL: "/auth/login/init", FinishURL: pathSessionLogin,
+		OrgID: orgID, InitURL: "/auth/login/init", FinishURL: finish,
 	}))
 }
 
@@ -150,28 +159,29 @@ func (s *Server) signalFor(c echo.Context, u store.User) (*signInSignal, error) 
 // sessionLogin finishes a browser login: same body as /auth/login, but the
 // token goes into the session cookie instead of the response.
 func (s *Server) sessionLogin(c echo.Context) error {
-	u, err := s.finishLogin(c)
+	u, cred, err := s.finishLogin(c)
 	if err != nil {
 		return err
 	}
-	return s.signIn(c, u)
+	return s.signIn(c, u, cred)
 }
 
 // sessionRegistration finishes a browser registration and signs the new
 // user in: the attestation just proved possession of the new passkey.
 func (s *Server) sessionRegistration(c echo.Context) error {
-	u, _, err := s.finishRegistration(c)
+	u, cred, err := s.finishRegistration(c)
 	if err != nil {
 		return err
 	}
-	return s.signIn(c, u)
+	return s.signIn(c, u, cred)
 }
 
-func (s *Server) signIn(c echo.Context, u store.User) error {
+func (s *Server) signIn(c echo.Context, u store.User, cred store.Credential) error {
 	issued, err := s.tokens.IssueLogin(c.Request().Context(), u)
 	if err != nil {
 		return fmt.Errorf("issue login token: %w", err)
 	}
+	s.recordSignIn(c, u, cred, issued.ID, store.ViaConsole)
 	if err := s.startSession(c, issued.Token); err != nil {
 		return err
 	}
@@ -179,7 +189,7 @@ func (s *Server) signIn(c echo.Context, u store.User) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, nextResponse{Next: pathConsole, Signal: sig})
+	return c.JSON(http.StatusOK, nextResponse{Next: returnPath(c.QueryParam("next")), Signal: sig})
 }
 
 // sessionLogout revokes the session's token and clears the cookie.

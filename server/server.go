@@ -56,6 +56,12 @@ type Store interface {
 	GetAssignment(ctx context.Context, orgID, id string) (store.Assignment, error)
 	ListPermissionHolders(ctx context.Context, orgID, permissionID string) ([]string, error)
 	GetRegistrationCode(ctx context.Context, userID string) (store.RegistrationCode, error)
+	GetCredentialByCredID(ctx context.Context, credID string) (store.Credential, error)
+	RecordSignIn(ctx context.Context, e store.SignInEvent) error
+	ListSignInEvents(ctx context.Context, q store.SignInQuery) ([]store.SignInEvent, error)
+	GetSignInByToken(ctx context.Context, tokenID string) (store.SignInEvent, error)
+	ListActiveTokens(ctx context.Context, userID, kind string, now time.Time) ([]store.Token, error)
+	RevokeTokensSigned(ctx context.Context, s store.Signed, userID string, ids []string) (int, error)
 	RenewRegistrationCodeSigned(ctx context.Context, s store.Signed, code store.RegistrationCode) error
 	Ping(ctx context.Context) error
 	RevokeToken(ctx context.Context, id string, now time.Time) error

@@ -39,6 +39,7 @@ type summaryBody struct {
 	IsSSORequired  *bool    `json:"isSSORequired"`
 	PublicKey      string   `json:"publicKey"`
 	PermissionID   string   `json:"permissionId"`
+	TokenIDs       []string `json:"tokenIds"`
 	DaysValid      *int     `json:"daysValid"`
 	SecondsValid   *int     `json:"secondsValid"`
 }
@@ -142,6 +143,9 @@ var summaryRoutes = []summaryRoute{
 			return destructive("Cancel the invitation of %s: the link stops working and the user is archived", in.param(0))
 		}
 		return destructive("Archive the user %s: they are signed out at once, can never sign in again, and their access tokens stop working", in.param(0))
+	}},
+	{"PUT /auth/sessions/revoke", func(in summaryInput) actionSummary {
+		return destructive("Sign out %s: they end at once, and whoever holds them must sign in again", in.sessionWords())
 	}},
 	{"POST /permissions", func(in summaryInput) actionSummary {
 		return sentence("Create the permission %q allowing %s", deref(in.b.Name), operationWords(in.b.Operations))

@@ -72,7 +72,23 @@ func TestEverySignedRouteIsSummarised(t *testing.T) {
 	full := len(webauthn.FullAdminOperations)
 	fullWords := fmt.Sprintf("full administration, all %d operations", full)
 
+	h.loginKey(owner.inv, owner.first) // a second session of the owner's
+	sessions, err := h.st.ListActiveTokens(t.Context(), owner.inv.User.ID, store.TokenLogin, h.clock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, current, err := h.tokens.Verify(t.Context(), owner.tok, store.TokenLogin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sessions[0].ID
+	if other == current.ID {
+		other = sessions[1].ID
+	}
+
 	cases := map[string]summaryCase{
+		"PUT /auth/sessions/revoke": {"/auth/sessions/revoke", map[string][]string{"tokenIds": {other, "to-unknown"}},
+			[]string{"Sign out 1 other session of yours (Unknown browser, signed in 1 Mar 2026, 12:00 UTC)", "they end at once"}, true},
 		"POST /auth/credentials": {"/auth/credentials", attested,
 			[]string{`Add the key "CI key" for scripts`, "signing key EC P-256 " + fp, "sign in and approve actions as you"}, false},
 		"PUT /auth/credentials/activate": {"/auth/credentials/activate", map[string]string{"credentialUuid": owner.secondUUID},

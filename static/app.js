@@ -69,6 +69,9 @@ const consoleText = {
     'Your authenticator had already made the new passkey; since it was not added, your browser was asked to remove it, so it will not be offered for signing in.',
   orphanLeft:
     'Your authenticator had already made the new passkey, and this browser cannot be asked to remove it: delete the unused passkey for this site in your password manager or security key settings. It cannot sign in.',
+  sessionEnding: (at) => `Your session ends at ${at}. Sign in again to keep working without interruption.`,
+  sessionEnded: 'Your session has ended, so nothing more can be changed here. Sign in again to come back to this page.',
+  signedOutElsewhere: 'You signed out in another tab. Sign in again to come back to this page.',
   copied: 'Copied.',
   copyByHand: 'Select the text and copy it with your keyboard.',
 };
@@ -926,6 +929,7 @@ async function runAction(root, button, action) {
     const orphan = err.orphan ? ` ${err.orphan}` : '';
     if (err.name === 'Cancelled') say(root, (err.orphan ? consoleText.cancelledNothingAdded : consoleText.cancelled) + orphan);
     else if (err.name === 'AbortError') say(root, '');
+    else if (err.code === 'unauthorized') sessionOver(root, consoleText.sessionEnded);
     else say(root, describeAction(err) + orphan, 'error');
   } finally {
     delete root.dataset.busy;
@@ -960,7 +964,55 @@ const formActions = {
   'own-key': ownKey,
 };
 
+// ---------------------------------------------------------------------------
+// The session: a warning a few minutes before it ends, then a sign-in that
+// comes back to this page; other tabs of this browser hear of a sign-out.
+
+const SESSION_WARNING_MS = 5 * 60_000;
+const sessionChannel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('countersign-session') : null;
+
+// at runs fn at time t (ms since the epoch), now if t has passed.
+function at(t, fn) {
+  const wait = t - Date.now();
+  if (wait <= 0) fn();
+  else setTimeout(fn, Math.min(wait, 2 ** 31 - 1));
+}
+
+// showSession shows the session banner with text.
+function showSession(root, text, ended) {
+  const banner = root.querySelector('[data-session-banner]');
+  if (!banner || banner.dataset.ended) return;
+  banner.querySelector('[data-session-text]').textContent = text;
+  banner.hidden = false;
+  if (ended) {
+    banner.dataset.ended = 'true';
+    say(root, '');
+    banner.querySelector('[data-session-sign-in]').focus();
+  }
+}
+
+// sessionOver says the session has ended, and how to come back.
+function sessionOver(root, text) {
+  showSession(root, text, true);
+}
+
+function initSession(root) {
+  const ends = Date.parse(root.dataset.sessionEnds ?? '');
+  if (!Number.isNaN(ends)) {
+    const time = new Date(ends).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    at(ends - SESSION_WARNING_MS, () => showSession(root, consoleText.sessionEnding(time), false));
+    at(ends, () => sessionOver(root, consoleText.sessionEnded));
+  }
+  sessionChannel?.addEventListener('message', (event) => {
+    if (event.data === 'signed-out') sessionOver(root, consoleText.signedOutElsewhere);
+  });
+  for (const form of document.querySelectorAll('[data-logout]')) {
+    form.addEventListener('submit', () => sessionChannel?.postMessage('signed-out'));
+  }
+}
+
 function initConsole(root) {
+  initSession(root);
   root.addEventListener('click', (event) => {
     const button = event.target.closest('button');
     if (!button || button.type === 'submit') return;
@@ -987,7 +1039,7 @@ function initConsole(root) {
 // start wires the page up, or explains why passkeys cannot work here.
 function start(root) {
   const pages = { register: initRegister, login: initLogin };
-  const consolePages = ['console', 'credentials', 'activity', 'tokens', 'service-accounts', 'users', 'permissions'];
+  const consolePages = ['console', 'credentials', 'activity', 'sessions', 'tokens', 'service-accounts', 'users', 'permissions'];
   const page = root?.dataset.page;
   const init = consolePages.includes(page) ? initConsole : pages[page];
   if (!init) return;

@@ -39,6 +39,11 @@ type Frame struct {
 	// CredentialsAPIURL lists the caller's credentials (GET): after a
 	// change, the ones still accepted are signalled to the browser.
 	CredentialsAPIURL string
+	// SessionEndsISO is when the session ends: app.js warns a few minutes
+	// before and says when it has. SignInAgainURL signs in and comes back
+	// to this page.
+	SessionEndsISO string
+	SignInAgainURL string
 }
 
 // NavLink is one entry of the console's navigation.
@@ -261,4 +266,27 @@ type ErrorView struct {
 	Status  int
 	Title   string
 	Message string
+}
+
+// SessionRow is one of the person's active sessions: a console sign-in or
+// a login token of the API, with where it came from.
+type SessionRow struct {
+	TokenID     string
+	Device      string // "Chrome on Linux"
+	Address     string // the client address it signed in from
+	Via         string // "Console" or "API login token"
+	Credential  string // the name of the credential it signed in with
+	SignedIn    string
+	SignedInISO string
+	Ends        string
+	EndsISO     string
+	Current     bool // this browser's session
+	Actions     []SignedAction
+}
+
+// SessionsView lists the person's sessions.
+type SessionsView struct {
+	Frame
+	Sessions      []SessionRow
+	SignOutOthers SignedAction // disabled with its reason when there is none
 }

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"countersign/store"
+	"countersign/views"
+)
+
+const (
+	// pathSessions lists the person's console sessions and login tokens.
+	pathSessions = "/sessions"
+	// apiSessionsRevoke signs sessions out (countersign's addition: spec
+	// §4.1's logout ends only the caller's own token).
+	apiSessionsRevoke = "/auth/sessions/revoke"
+	// maxRevokedSessions bounds one revocation's list.
+	maxRevokedSessions = 100
+)
+
+// sessionsPage lists the caller's active sessions (console sign-ins and
+// login tokens for the API) with where they came from, and signs out
+// every other one.
+func (s *Server) sessionsPage(c echo.Context, caller Caller) error {
+	f, err := s.frame(c, caller, "sessions")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	tokens, err := s.store.ListActiveTokens(ctx, caller.User.ID, store.TokenLogin, s.opts.Now())
+	if err != nil {
+		return fmt.Errorf("list sessions of %s: %w", caller.User.ID, err)
+	}
+	v := views.SessionsView{Frame: f}
+	var others []string
+	for _, t := range tokens {
+		row := s.sessionRow(ctx, t, t.ID == caller.Token.ID)
+		if !row.Current {
+			others = append(others, t.ID)
+			a := signedAction("Sign out", "sign-out-session-button", http.MethodPut, apiSessionsRevoke, map[string][]string{"tokenIds": {t.ID}})
+			a.Danger, a.Row = true, row.Device+", signed in "+row.SignedIn
+			row.Actions = []views.SignedAction{a}
+		}
+		v.Sessions = append(v.Sessions, row)
+	}
+	all := signedAction("Sign out everywhere else", "sign-out-others-button", http.MethodPut, apiSessionsRevoke, map[string][]string{"tokenIds": others})
+	all.Danger = true
+	if len(others) == 0 {
+		all.DisabledReason = "This is your only session."
+	}
+	v.SignOutOthers = all
+	return s.render(c, http.StatusOK, views.SessionsPage(v))
+}
+
+func (s *Server) sessionRow(ctx context.Context, t store.Token, current bool) views.SessionRow {
+	row := views.SessionRow{
+		TokenID: t.ID, SignedIn: humanTime(t.CreatedAt), SignedInISO: isoTime(t.CreatedAt),
+		Ends: humanTime(t.ExpiresAt), EndsISO: isoTime(t.ExpiresAt), Current: current, Device: "Unknown device", Via: "Unknown",
+	}
+	e, err := s.store.GetSignInByToken(ctx, t.ID)
+	if err == nil {
+		row.Device, row.Address = browserName(e.UserAgent), e.ClientIP
+		row.Via = map[string]string{store.ViaConsole: "Console", store.ViaAPI: "API login token"}[e.Via]
+		if cred, err := s.store.GetCredential(ctx, e.CredentialID); err == nil {
+			row.Credential = cred.Name
+		}
+	}
+	return row
+}
+
+type revokeSessionsRequest struct {
+	TokenIDs []string `json:"tokenIds"`
+}
+
+func (r *revokeSessionsRequest) validate() error {
+	if len(r.TokenIDs) == 0 || len(r.TokenIDs) > maxRevokedSessions {
+		return fmt.Errorf("tokenIds must list 1 to %d sessions", maxRevokedSessions)
+	}
+	return nil
+}
+
+type revokeSessionsResponse struct {
+	Revoked int `json:"revoked"`
+}
+
+// revokeSessions signs out the listed sessions of the caller: their login
+// tokens stop working at once. The caller's own session is refused here
+// (Sign out ends it): the body names exactly what the passkey approved.
+func (s *Server) revokeSessions(c echo.Context) error {
+	var req revokeSessionsRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	caller := callerFrom(c)
+	if slices.Contains(req.TokenIDs, caller.Token.ID) {
+		return badRequest("tokenIds lists this session: sign out instead", nil)
+	}
+	n, err := s.store.RevokeTokensSigned(c.Request().Context(), s.signedChange(c), caller.User.ID, req.TokenIDs)
+	if err != nil {
+		return fmt.Errorf("revoke sessions of %s: %w", caller.User.ID, err)
+	}
+	return c.JSON(http.StatusOK, revokeSessionsResponse{Revoked: n})
+}
+
+// sessionWords names the caller's sessions a revocation ends: "2 other
+// sessions (Chrome on Linux, signed in …; …)". Tokens that are not the
+// caller's active sessions are left out, as the revocation leaves them.
+func (in summaryInput) sessionWords() string {
+	var names []string
+	for _, id := range in.b.TokenIDs {
+		t, err := in.s.store.GetToken(in.ctx, id)
+		if err != nil || t.UserID != in.caller.User.ID || t.Kind != store.TokenLogin || t.RevokedAt != nil || !t.ExpiresAt.After(in.s.opts.Now()) {
+			continue
+		}
+		names = append(names, in.s.sessionRow(in.ctx, t, false).Device+", signed in "+humanTime(t.CreatedAt))
+	}
+	switch len(names) {
+	case 0:
+		return "no active session of yours (nothing changes)"
+	case 1:
+		return "1 other session of yours (" + names[0] + ")"
+	}
+	return fmt.Sprintf("%d other sessions of yours (%s)", len(names), strings.Join(names, "; "))
+}
