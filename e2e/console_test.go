@@ -56,7 +56,7 @@ func TestAddSecurityKeyAndDeactivateIt(t *testing.T) {
 	u.expectStatus(yubi, "Inactive")
 	u.expectStatus(u.credential(virtualProvider), "Active")
 
-	u.openConsole("/activity", "activity")
+	u.openConsole("/activity?kind=approvals", "activity")
 	u.expectRows("activity-row", 2)
 	rows := u.byTestID("activity-row")
 	for i, want := range []string{`Deactivate the passkey "YubiKey"`, `Add the passkey "YubiKey"`} {
@@ -94,7 +94,7 @@ func TestBogusActionSignatureIsRefused(t *testing.T) {
 	u.expectStatus(key, "Active")
 	u.openConsole("/credentials", "credentials")
 	u.expectStatus(key, "Active")
-	u.openConsole("/activity", "activity")
+	u.openConsole("/activity?kind=approvals", "activity")
 	u.expectRows("activity-row", 1)
 
 	u.auth.send(t, "WebAuthn.setResponseOverrideBits", map[string]any{"isBogusSignature": false})
@@ -147,7 +147,7 @@ func TestCancelledApprovalChangesNothing(t *testing.T) {
 
 	u.openConsole("/credentials", "credentials")
 	u.expectStatus(key, "Active")
-	u.openConsole("/activity", "activity")
+	u.openConsole("/activity?kind=approvals", "activity")
 	u.expectRows("activity-row", 1)
 	if err := expect.Locator(u.byTestID("activity-summary")).ToContainText(`Add the key "CI key" for scripts`); err != nil {
 		t.Errorf("activity: %v", err)
@@ -207,7 +207,7 @@ func TestPATFromConsoleWorksWithSDK(t *testing.T) {
 	if err := expect.Locator(row.GetByTestId("token-last-used")).ToContainText("signed"); err != nil {
 		t.Errorf("token-last-used: %v", err)
 	}
-	u.openConsole("/activity", "activity")
+	u.openConsole("/activity?kind=approvals", "activity")
 	u.expectRows("activity-row", 2)
 	latest := u.byTestID("activity-row").First()
 	if err := expect.Locator(latest.GetByTestId("activity-summary")).ToContainText(`to "deploy bot (renamed)"`); err != nil {
@@ -281,8 +281,8 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 
 	bob := newBrowserUser(t, srv, yubiKey)
 	bob.register(link, "bob@example.com")
-	bob.openConsole("/activity", "activity")
-	bob.expectText("activity-scope", "You see only your own actions: reading the organisation's activity needs the Auth:Logs:Read permission.")
+	bob.openConsole("/activity?kind=approvals", "activity")
+	bob.expectText("activity-scope", "You see only your own activity: reading the organisation's needs the Auth:Logs:Read permission.")
 	bob.expectRows("activity-row", 0)
 	bob.openConsole("/users", "users")
 	bob.expectRows("user-row", 0)
@@ -307,11 +307,11 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 	alice.approve("POST", "/permissions/"+permissionID+"/assignments",
 		fmt.Sprintf("Grant the permission %q (%s), allowing 1 operation: Auth:Logs:Read, to the user \"bob@example.com\" (us-", alice.textIn(auditors, "permission-name"), permissionID))
 	alice.expectDone("Grant the permission")
-	if err := expect.Locator(auditors.GetByTestId("permission-assignees")).ToHaveText("bob@example.com"); err != nil {
-		t.Errorf("permission-assignees: %v", err)
+	if err := expect.Locator(auditors.GetByTestId("assignee-name")).ToHaveText("bob@example.com"); err != nil {
+		t.Errorf("assignee-name: %v", err)
 	}
 
-	bob.openConsole("/activity", "activity")
+	bob.openConsole("/activity?kind=approvals", "activity")
 	if err := expect.Locator(bob.byTestID("activity-scope")).ToHaveCount(0); err != nil {
 		t.Errorf("bob, an auditor, still sees a restricted log: %v", err)
 	}
@@ -323,8 +323,12 @@ func TestPeopleAndPermissionsFromConsole(t *testing.T) {
 	alice.openConsole("/users", "users")
 	bobRow := alice.row("user-row", "bob@example.com")
 	alice.expectStatus(bobRow, "Active")
-	if err := expect.Locator(alice.row("user-row", "alice@example.com").GetByTestId("deactivate-button")).ToHaveCount(0); err != nil {
+	self := alice.row("user-row", "alice@example.com")
+	if err := expect.Locator(self.GetByTestId("deactivate-button")).ToBeDisabled(); err != nil {
 		t.Errorf("alice could deactivate herself: %v", err)
+	}
+	if err := expect.Locator(self.GetByTestId("deactivate-button-reason")).ToHaveText("You can't deactivate yourself: another administrator can."); err != nil {
+		t.Errorf("the reason alice cannot deactivate herself: %v", err)
 	}
 	bobID := alice.attr(bobRow, "data-user-id")
 	alice.clickIn(bobRow, "deactivate-button")

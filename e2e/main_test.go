@@ -114,6 +114,11 @@ func newPage(t *testing.T) (playwright.BrowserContext, playwright.Page) {
 	// Script errors and console errors go to the test's log: a failed test
 	// then says what broke in the page.
 	page.OnPageError(func(err error) { t.Logf("page error: %v", err) })
+	page.OnResponse(func(r playwright.Response) {
+		if r.Status() >= 400 {
+			t.Logf("answer %d to %s %s", r.Status(), r.Request().Method(), r.URL())
+		}
+	})
 	page.OnConsole(func(m playwright.ConsoleMessage) {
 		if m.Type() == "error" || m.Type() == "warning" {
 			t.Logf("console %s: %s", m.Type(), m.Text())

@@ -15,8 +15,10 @@ PLAYWRIGHT_DRIVER_PATH ?= $(TEST_DEPS_ROOT)/.cache/playwright/driver
 PLAYWRIGHT_NODEJS_PATH ?= $(shell command -v node)
 # Debian's chromium; Playwright never downloads a browser here.
 COUNTERSIGN_CHROMIUM ?= /usr/bin/chromium
+# axe-core, injected into pages by the accessibility tests.
+COUNTERSIGN_AXE ?= $(TEST_DEPS_ROOT)/.cache/playwright/node_modules/axe-core/axe.min.js
 
-export PLAYWRIGHT_DRIVER_PATH PLAYWRIGHT_NODEJS_PATH COUNTERSIGN_CHROMIUM
+export PLAYWRIGHT_DRIVER_PATH PLAYWRIGHT_NODEJS_PATH COUNTERSIGN_CHROMIUM COUNTERSIGN_AXE
 
 .PHONY: test-deps
 test-deps:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # install-test-deps.sh installs what the browser (e2e) and SDK tests need, from
 # the package registries only: Debian's chromium, the Playwright driver
-# (npm playwright-core, run by playwright-go) and the test/sdk npm project.
+# (npm playwright-core, run by playwright-go), axe-core (npm, which the
+# browser tests inject into pages to check accessibility) and the test/sdk
+# npm project.
 #
 # Idempotent and fast when everything is already there: each step checks first.
 # Everything it writes lives under the gitignored .cache/ and node_modules/.
@@ -9,6 +11,7 @@
 # Layout it produces (PLAYWRIGHT_DRIVER_PATH points at driver/):
 #   .cache/playwright/package.json, package-lock.json   copies of scripts/playwright/
 #   .cache/playwright/node_modules/playwright-core/     the driver code
+#   .cache/playwright/node_modules/axe-core/axe.min.js  COUNTERSIGN_AXE
 #   .cache/playwright/driver/package -> ../node_modules/playwright-core
 #   .cache/playwright/driver/node    -> $(command -v node)
 # playwright-go runs "$PLAYWRIGHT_NODEJS_PATH (or driver/node) driver/package/cli.js"
@@ -101,6 +104,7 @@ install_playwright_driver() {
 	ln -sfn "$node" "$DRIVER_DIR/node"
 	"$node" "$DRIVER_DIR/package/cli.js" --version | grep -qF "$want" ||
 		die "$DRIVER_DIR/package/cli.js --version does not report $want"
+	[ -f "$PW_DIR/node_modules/axe-core/axe.min.js" ] || die "npm ci installed no axe-core in ${PW_DIR#"$root"/}"
 }
 
 command -v node >/dev/null 2>&1 || die "node is not installed"

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"countersign/webauthn"
 	"countersign/webauthn/webauthntest"
@@ -101,6 +102,7 @@ func TestConsolePagesForAPersonWithoutPermissions(t *testing.T) {
 	h := newHarness(t)
 	owner := h.signInConsole("alice")
 	h.mustStatus(h.signed(owner, "PUT", apiCredentialsName, map[string]string{"credentialUuid": h.credentials(owner.inv.User.ID)[0].ID, "name": "alice key"}), http.StatusOK)
+	h.advance(time.Second)
 	bob := h.signInConsole("bob")
 	h.mustStatus(h.signed(bob, "PUT", apiCredentialsName, map[string]string{"credentialUuid": h.credentials(bob.inv.User.ID)[0].ID, "name": "bob key"}), http.StatusOK)
 
@@ -120,15 +122,18 @@ func TestConsolePagesForAPersonWithoutPermissions(t *testing.T) {
 		}
 	}
 	activity := string(h.page(bob, pathActivity).Body)
-	if n := strings.Count(activity, `data-testid="activity-row"`); n != 1 {
-		t.Errorf("bob's activity shows %d rows, want his own one", n)
+	if n := strings.Count(activity, `data-kind="approval"`); n != 1 {
+		t.Errorf("bob's activity shows %d approvals, want his own one", n)
+	}
+	if n := strings.Count(activity, `data-kind="sign-in"`); n != 2 {
+		t.Errorf("bob's activity shows %d sign-ins, want his own two (console and API)", n)
 	}
 	if strings.Contains(activity, "alice key") {
 		t.Errorf("bob's activity shows alice's action")
 	}
 	ownerActivity := string(h.page(owner, pathActivity).Body)
-	if n := strings.Count(ownerActivity, `data-testid="activity-row"`); n != 2 {
-		t.Errorf("the owner's activity shows %d rows, want both", n)
+	if n := strings.Count(ownerActivity, `data-kind="approval"`); n != 2 {
+		t.Errorf("the owner's activity shows %d approvals, want both", n)
 	}
 	if strings.Index(ownerActivity, "bob key") > strings.Index(ownerActivity, "alice key") {
 		t.Errorf("the owner's activity is not newest first")

@@ -113,6 +113,7 @@ func (s *Server) routes() {
 	e.GET(pathConsole, s.page(s.consolePage))
 	e.GET(pathCredentials, s.page(s.credentialsPage))
 	e.GET(pathActivity, s.page(s.activityPage))
+	e.GET(pathActivityExport, s.page(s.activityExport))
 	e.GET(pathTokens, s.page(s.tokensPage))
 	e.GET(pathServiceAccounts, s.page(s.serviceAccountsPage))
 	e.GET(pathUsers, s.page(s.usersPage))

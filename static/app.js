@@ -528,6 +528,11 @@ function confirmAction(root, { method, path, summary, payload, destructive }) {
   button.classList.toggle('button-danger', Boolean(destructive));
   button.classList.toggle('button-primary', !destructive);
   dialog.toggleAttribute('data-destructive', Boolean(destructive));
+  // The least harmful choice has the focus: Cancel when this takes
+  // something away, Approve otherwise.
+  const cancel = dialog.querySelector('[value="cancel"]');
+  button.autofocus = !destructive;
+  cancel.autofocus = Boolean(destructive);
   dialog.returnValue = '';
   return new Promise((resolve, reject) => {
     dialog.addEventListener(
@@ -863,6 +868,7 @@ async function refreshLists(root) {
     const next = fresh.getElementById(list.id);
     if (next) list.replaceWith(document.importNode(next, true));
   }
+  localTimes(root);
 }
 
 // toggle shows or hides the element a button controls (an inline form).
@@ -947,7 +953,8 @@ function focusPlace(button) {
 // redrawn or removed): on the same button, else on its row.
 function restoreFocus({ id, row }) {
   const active = document.activeElement;
-  if (active && active !== document.body && active.isConnected) return;
+  const lost = !active || active === document.body || !active.isConnected || active.closest('dialog:not([open])');
+  if (!lost) return;
   const again = id && document.getElementById(id);
   if (again && !again.disabled) {
     again.focus();
@@ -1011,8 +1018,42 @@ function initSession(root) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Times: the server writes UTC; the page shows them in the person's own
+// time zone, relative ("5 minutes ago") with the exact time on hover.
+
+const relative = typeof Intl.RelativeTimeFormat === 'function' ? new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }) : null;
+
+// ago says how long ago (or ahead) t is, in the largest fitting unit.
+function ago(t) {
+  const seconds = Math.round((t - Date.now()) / 1000);
+  const units = [
+    ['year', 31_536_000],
+    ['month', 2_592_000],
+    ['day', 86_400],
+    ['hour', 3_600],
+    ['minute', 60],
+  ];
+  for (const [unit, size] of units) {
+    if (Math.abs(seconds) >= size) return relative.format(Math.round(seconds / size), unit);
+  }
+  return relative.format(seconds, 'second');
+}
+
+// localTimes rewrites every <time data-local> under root.
+function localTimes(root) {
+  for (const el of root.querySelectorAll('time[data-local]')) {
+    const t = Date.parse(el.dateTime);
+    if (Number.isNaN(t)) continue;
+    const exact = new Date(t).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'long' });
+    el.title = exact;
+    el.textContent = relative ? ago(t) : exact;
+  }
+}
+
 function initConsole(root) {
   initSession(root);
+  localTimes(root);
   root.addEventListener('click', (event) => {
     const button = event.target.closest('button');
     if (!button || button.type === 'submit') return;
@@ -1025,6 +1066,11 @@ function initConsole(root) {
   root.addEventListener('submit', (event) => {
     const form = event.target;
     if (form.method === 'dialog') return; // the approve dialog closes itself
+    if ('activityFilter' in form.dataset) {
+      // A plain GET: the server reads the dates in the browser's time zone.
+      form.elements.tz.value = String(-new Date().getTimezoneOffset());
+      return;
+    }
     event.preventDefault();
     const button = event.submitter ?? form.querySelector('[type="submit"]');
     const action = formActions[form.dataset.form] ?? submitSignedForm;

@@ -35,7 +35,7 @@ func brand() templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<span class=\"brand\"><svg class=\"brand-mark\" viewBox=\"0 0 24 24\" width=\"28\" height=\"28\" aria-hidden=\"true\" focusable=\"false\"><path fill=\"currentColor\" d=\"M12 1.5 3.5 5v6.2c0 5.1 3.6 9.8 8.5 11.3 4.9-1.5 8.5-6.2 8.5-11.3V5L12 1.5Z\"></path> <path fill=\"#fff\" d=\"m10.6 15.9-3.5-3.5 1.4-1.4 2.1 2.1 4.9-4.9 1.4 1.4-6.3 6.3Z\"></path></svg> <span class=\"brand-name\">countersign</span></span>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<span class=\"brand\"><svg class=\"brand-mark\" viewBox=\"0 0 24 24\" width=\"28\" height=\"28\" aria-hidden=\"true\" focusable=\"false\"><path fill=\"currentColor\" d=\"M12 1.5 3.5 5v6.2c0 5.1 3.6 9.8 8.5 11.3 4.9-1.5 8.5-6.2 8.5-11.3V5L12 1.5Z\"></path> <path class=\"brand-check\" d=\"m10.6 15.9-3.5-3.5 1.4-1.4 2.1 2.1 4.9-4.9 1.4 1.4-6.3 6.3Z\"></path></svg> <span class=\"brand-name\">countersign</span></span>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -46,10 +46,17 @@ var (
 		},
 	}
 	activityView = views.ActivityView{
-		Frame: pageFrame("activity"), OwnOnly: true, Limit: 200,
+		Frame: pageFrame("activity"), OwnOnly: true, ExportCSV: "/activity/export?format=csv", ExportJSON: "/activity/export?format=json",
+		OlderURL: "/activity?before=1772370420000",
 		Rows: []views.ActivityRow{{
+			ID: "uj-1", Kind: "approval", KindLabel: "Approval",
 			Time: "1 Mar 2026, 13:07 UTC", TimeISO: "2026-03-01T13:07:00.000Z", User: "alice@example.com", Credential: "Passkey",
-			Method: "PUT", Path: "/auth/credentials/deactivate", Summary: `Deactivate the credential "CI key" (cr-1aaaa-bbbbb-ccccccccccccccc)`,
+			Method: "PUT", Path: "/auth/credentials/deactivate", Summary: `Deactivate the key "CI key" (cr-1aaaa-bbbbb-ccccccccccccccc)`,
+			Signature: &views.ActivitySignature{AuditID: "uj-1", CredentialID: "cr-34514-nip9c-8bppvgqgj28dbodrc", CredentialKind: "Fido2",
+				PublicKey: "-----BEGIN PUBLIC KEY-----", Payload: "{}", ClientData: "{}", AuthenticatorData: "AAAA", Signature: "MEUC"},
+		}, {
+			ID: "si-1", Kind: "failed", KindLabel: "Refused sign-in", Time: "1 Mar 2026, 13:06 UTC", TimeISO: "2026-03-01T13:06:00.000Z",
+			User: "alice@example.com", Credential: "Passkey", Summary: "A sign-in to the console with \"Passkey\" was refused",
 		}},
 	}
 	tokensView = views.TokensView{
@@ -196,14 +203,28 @@ func TestActivityPage(t *testing.T) {
 	p := render(t, views.ActivityPage(activityView))
 	p.dataRoot("activity")
 	p.byTestID("activity-scope")
-	row := page{t: t, root: p.byTestID("activity-row")}
+	rows := all(p.root, hasTestID("activity-row"))
+	if len(rows) != 2 {
+		t.Fatalf("found %d activity rows, want 2", len(rows))
+	}
+	row := page{t: t, root: rows[0]}
 	want := activityView.Rows[0]
 	row.wantText("activity-time", want.Time)
 	p.wantAttr(row.byTestID("activity-time"), "datetime", want.TimeISO)
+	row.wantText("activity-kind", "Approval")
 	row.wantText("activity-user", want.User)
 	row.wantText("activity-credential", want.Credential)
 	row.wantText("activity-request", want.Method+" "+want.Path)
 	row.wantText("activity-summary", want.Summary)
+	row.wantText("signature-value", "MEUC")
+	failed := page{t: t, root: rows[1]}
+	failed.wantText("activity-kind", "Refused sign-in")
+	if n := len(all(rows[1], hasTestID("activity-signature"))); n != 0 {
+		t.Errorf("a sign-in shows a signature")
+	}
+	p.wantAttr(p.byTestID("export-csv"), "href", "/activity/export?format=csv")
+	p.wantAttr(p.byTestID("activity-older"), "href", "/activity?before=1772370420000")
+	p.wantAttr(p.byTestID("activity-filter"), "method", "get")
 
 	v := activityView
 	v.OwnOnly, v.Rows = false, nil

@@ -145,24 +145,56 @@ type CredentialsView struct {
 	Keys         []CredentialRow // keys for scripts
 }
 
-// ActivityRow is one executed signed request of the audit log.
+// ActivityRow is one entry of the security log: an approved signed
+// request, a sign-in or a refused sign-in.
 type ActivityRow struct {
-	Time       string
-	TimeISO    string
+	ID         string
+	Kind       string // "approval", "sign-in" or "failed"
+	KindLabel  string
+	Time       string // UTC, for reading without script
+	TimeISO    string // app.js shows it in local time, relative, exact on hover
 	User       string
-	Credential string // the name of the credential that signed, or its id
-	Method     string
+	Credential string // the name of the credential used, or its id
+	Method     string // approvals only
 	Path       string
 	Summary    string
+	Signature  *ActivitySignature // approvals only
 }
 
-// ActivityView is the audit log, newest first. OwnOnly says the caller may
-// not read the organisation's log and sees only their own actions.
+// ActivitySignature is what an approval's audit entry stores: enough to
+// check, without countersign, that this credential signed this request.
+type ActivitySignature struct {
+	AuditID           string
+	CredentialID      string
+	CredentialKind    string
+	PublicKey         string
+	Payload           string // the signed body, indented
+	ClientData        string // indented JSON
+	AuthenticatorData string // base64url, passkeys only
+	Signature         string // base64url
+}
+
+// ActivityFilter is what the log shows, as the filter form holds it.
+type ActivityFilter struct {
+	Person string // a user id
+	Kind   string // "", "approvals", "sign-ins", "failed"
+	From   string // YYYY-MM-DD
+	To     string
+}
+
+// ActivityView is the security log, newest first, a page at a time.
+// OwnOnly says the caller may not read the organisation's log and sees
+// only their own entries.
 type ActivityView struct {
 	Frame
-	OwnOnly bool
-	Limit   int // how many entries at most are shown
-	Rows    []ActivityRow
+	OwnOnly    bool
+	Filter     ActivityFilter
+	People     []Option // the person filter's choices (the organisation's log only)
+	Rows       []ActivityRow
+	OlderURL   string // the next page, "" when this is the last
+	NewestURL  string // back to the first page, "" on it
+	ExportCSV  string
+	ExportJSON string
 }
 
 // TokenRow is a personal access token or a service account's token.
