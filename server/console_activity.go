@@ -258,6 +258,7 @@ func activityRow(it activityItem, names credentialNames) views.ActivityRow {
 	if a := it.audit; a != nil {
 		r.Kind, r.KindLabel = "approval", "Approval"
 		r.User, r.Credential, r.Method, r.Path, r.Summary = a.Username, names.of(a.CredentialID), a.Method, a.Path, a.Summary
+		r.Upstream = upstreamWords(a.Upstream, a.UpstreamStatus)
 		r.Signature = &views.ActivitySignature{
 			AuditID: a.ID, CredentialID: a.CredentialID, CredentialKind: a.CredentialKind, PublicKey: a.CredentialPublicKey,
 			Payload: prettyJSON(a.Payload), ClientData: prettyJSON(a.ClientData),
@@ -277,6 +278,20 @@ func activityRow(it activityItem, names credentialNames) views.ActivityRow {
 	r.Kind, r.KindLabel = "failed", "Refused sign-in"
 	r.Summary = fmt.Sprintf("A sign-in to %s with %q was refused %s: %s", via, r.Credential, where, lowerFirst(e.Reason))
 	return r
+}
+
+// upstreamWords says where the gateway forwarded a request and what came
+// back, "" for countersign's own routes.
+func upstreamWords(upstream, status string) string {
+	switch {
+	case upstream == "":
+		return ""
+	case status == "":
+		return "forwarded to " + upstream + ", no answer yet"
+	case strings.Trim(status, "0123456789") == "":
+		return "forwarded to " + upstream + ", which answered " + status
+	}
+	return "forwarded to " + upstream + ": " + status
 }
 
 func lowerFirst(s string) string {
@@ -368,6 +383,8 @@ type exportRecord struct {
 	Method            string `json:"method,omitempty"`
 	Path              string `json:"path,omitempty"`
 	Summary           string `json:"summary"`
+	Upstream          string `json:"upstream,omitempty"`
+	UpstreamStatus    string `json:"upstreamStatus,omitempty"`
 	ClientIP          string `json:"clientAddress,omitempty"`
 	UserAgent         string `json:"userAgent,omitempty"`
 	Payload           string `json:"payload,omitempty"`
@@ -382,6 +399,7 @@ func newExportRecord(it activityItem, names credentialNames) exportRecord {
 	r := exportRecord{Time: row.TimeISO, Kind: row.Kind, ID: it.id, Username: row.User, Credential: row.Credential, Method: row.Method, Path: row.Path, Summary: row.Summary}
 	if a := it.audit; a != nil {
 		r.UserID, r.CredentialID, r.Payload, r.PublicKey = a.UserID, a.CredentialID, string(a.Payload), a.CredentialPublicKey
+		r.Upstream, r.UpstreamStatus = a.Upstream, a.UpstreamStatus
 		r.ClientData, r.AuthenticatorData, r.Signature = b64(a.ClientData), b64(a.AuthenticatorData), b64(a.Signature)
 		return r
 	}

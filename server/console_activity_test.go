@@ -119,3 +119,16 @@ func TestActivityFiltersPagesAndExports(t *testing.T) {
 		}
 	})
 }
+
+func TestTheUpstreamOfAForwardedApprovalIsSaid(t *testing.T) {
+	for _, tc := range []struct{ upstream, status, want string }{
+		{"", "", ""},
+		{"orders", "", "forwarded to orders, no answer yet"},
+		{"orders", "201", "forwarded to orders, which answered 201"},
+		{"orders", "unreachable", "forwarded to orders: unreachable"},
+	} {
+		if got := upstreamWords(tc.upstream, tc.status); got != tc.want {
+			t.Errorf("upstreamWords(%q, %q) = %q, want %q", tc.upstream, tc.status, got, tc.want)
+		}
+	}
+}

@@ -157,8 +157,11 @@ type ActivityRow struct {
 	Credential string // the name of the credential used, or its id
 	Method     string // approvals only
 	Path       string
-	Summary    string
-	Signature  *ActivitySignature // approvals only
+	// Upstream says where the gateway forwarded an approved request and
+	// what it answered: "orders answered 201", "orders: unreachable".
+	Upstream  string
+	Summary   string
+	Signature *ActivitySignature // approvals only
 }
 
 // ActivitySignature is what an approval's audit entry stores: enough to
