@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -193,9 +194,20 @@ func (s *Server) permissionNames(c echo.Context, identityID string) (string, err
 }
 
 // may tells which of operations the caller holds.
+// It is worked out once per request: the frame and the page both ask.
 func (s *Server) may(c echo.Context, caller Caller) (map[string]bool, error) {
-	return s.operations(c.Request().Context(), caller)
+	if ops, ok := c.Request().Context().Value(opsKey{}).(map[string]bool); ok {
+		return ops, nil
+	}
+	ops, err := s.operations(c.Request().Context(), caller)
+	if err != nil {
+		return nil, err
+	}
+	c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), opsKey{}, ops)))
+	return ops, nil
 }
+
+type opsKey struct{}
 
 // tokenRow formats an access token for the console's lists, with the
 // actions that change it at base (the token's API path).

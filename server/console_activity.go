@@ -231,6 +231,15 @@ func (s *Server) loadSignatures(ctx context.Context, orgID string, items []activ
 	return nil
 }
 
+// spreadsheetSafe keeps a cell a spreadsheet would run as a formula (names
+// and user agents are anyone's to choose) as text, by a leading quote.
+func spreadsheetSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
 func withFormat(q url.Values, format string) string {
 	q.Set("format", format)
 	return q.Encode()
@@ -355,7 +364,11 @@ func (s *Server) activityExport(c echo.Context, caller Caller) error {
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"Time", "Kind", "Entry ID", "User ID", "Username", "Credential ID", "Credential", "Method", "Path", "Summary", "Client address", "User agent"})
 	for _, r := range records {
-		_ = w.Write([]string{r.Time, r.Kind, r.ID, r.UserID, r.Username, r.CredentialID, r.Credential, r.Method, r.Path, r.Summary, r.ClientIP, r.UserAgent})
+		row := []string{r.Time, r.Kind, r.ID, r.UserID, r.Username, r.CredentialID, r.Credential, r.Method, r.Path, r.Summary, r.ClientIP, r.UserAgent}
+		for i := range row {
+			row[i] = spreadsheetSafe(row[i])
+		}
+		_ = w.Write(row)
 	}
 	w.Flush()
 	if truncated {

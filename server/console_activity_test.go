@@ -132,3 +132,18 @@ func TestTheUpstreamOfAForwardedApprovalIsSaid(t *testing.T) {
 		}
 	}
 }
+
+func TestExportedCellsNeverRunAsFormulas(t *testing.T) {
+	for in, want := range map[string]string{
+		"=HYPERLINK(\"https://evil\")": "'=HYPERLINK(\"https://evil\")",
+		"+1":                           "'+1",
+		"-1+2":                         "'-1+2",
+		"@SUM(A1)":                     "'@SUM(A1)",
+		"YubiKey":                      "YubiKey",
+		"":                             "",
+	} {
+		if got := spreadsheetSafe(in); got != want {
+			t.Errorf("spreadsheetSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

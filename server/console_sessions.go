@@ -36,21 +36,24 @@ func (s *Server) sessionsPage(c echo.Context, caller Caller) error {
 	if err != nil {
 		return fmt.Errorf("list sessions of %s: %w", caller.User.ID, err)
 	}
+	if len(tokens) > consoleListLimit {
+		tokens = tokens[:consoleListLimit] // the newest; "everywhere else" still ends them all
+	}
 	v := views.SessionsView{Frame: f}
-	var others []string
+	others := 0
 	for _, t := range tokens {
 		row := s.sessionRow(ctx, t, t.ID == caller.Token.ID)
 		if !row.Current {
-			others = append(others, t.ID)
+			others++
 			a := signedAction("Sign out", "sign-out-session-button", http.MethodPut, apiSessionsRevoke, map[string][]string{"tokenIds": {t.ID}})
 			a.Danger, a.Row = true, row.Device+", signed in "+row.SignedIn
 			row.Actions = []views.SignedAction{a}
 		}
 		v.Sessions = append(v.Sessions, row)
 	}
-	all := signedAction("Sign out everywhere else", "sign-out-others-button", http.MethodPut, apiSessionsRevoke, map[string][]string{"tokenIds": others})
+	all := signedAction("Sign out everywhere else", "sign-out-others-button", http.MethodPut, apiSessionsRevoke, map[string]bool{"allOthers": true})
 	all.Danger = true
-	if len(others) == 0 {
+	if others == 0 {
 		all.DisabledReason = "This is your only session."
 	}
 	v.SignOutOthers = all
@@ -73,11 +76,20 @@ func (s *Server) sessionRow(ctx context.Context, t store.Token, current bool) vi
 	return row
 }
 
+// revokeSessionsRequest names the sessions to end: some (tokenIds), or
+// every one but the caller's (allOthers).
 type revokeSessionsRequest struct {
-	TokenIDs []string `json:"tokenIds"`
+	TokenIDs  []string `json:"tokenIds"`
+	AllOthers bool     `json:"allOthers"`
 }
 
 func (r *revokeSessionsRequest) validate() error {
+	if r.AllOthers {
+		if len(r.TokenIDs) > 0 {
+			return fmt.Errorf("give tokenIds or allOthers, not both")
+		}
+		return nil
+	}
 	if len(r.TokenIDs) == 0 || len(r.TokenIDs) > maxRevokedSessions {
 		return fmt.Errorf("tokenIds must list 1 to %d sessions", maxRevokedSessions)
 	}
@@ -100,30 +112,61 @@ func (s *Server) revokeSessions(c echo.Context) error {
 	if slices.Contains(req.TokenIDs, caller.Token.ID) {
 		return badRequest("tokenIds lists this session: sign out instead", nil)
 	}
-	n, err := s.store.RevokeTokensSigned(c.Request().Context(), s.signedChange(c), caller.User.ID, req.TokenIDs)
+	ids := req.TokenIDs
+	if req.AllOthers {
+		var err error
+		if ids, err = s.otherSessions(c.Request().Context(), caller); err != nil {
+			return err
+		}
+	}
+	n, err := s.store.RevokeTokensSigned(c.Request().Context(), s.signedChange(c), caller.User.ID, ids)
 	if err != nil {
 		return fmt.Errorf("revoke sessions of %s: %w", caller.User.ID, err)
 	}
 	return c.JSON(http.StatusOK, revokeSessionsResponse{Revoked: n})
 }
 
+// otherSessions are the ids of the caller's active login tokens but its own.
+func (s *Server) otherSessions(ctx context.Context, caller Caller) ([]string, error) {
+	tokens, err := s.store.ListActiveTokens(ctx, caller.User.ID, store.TokenLogin, s.opts.Now())
+	if err != nil {
+		return nil, fmt.Errorf("list sessions of %s: %w", caller.User.ID, err)
+	}
+	ids := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		if t.ID != caller.Token.ID {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids, nil
+}
+
 // sessionWords names the caller's sessions a revocation ends: "2 other
-// sessions (Chrome on Linux, signed in …; …)". Tokens that are not the
-// caller's active sessions are left out, as the revocation leaves them.
+// sessions (Chrome on Linux, signed in …; …)", the first few by name.
+// Tokens that are not the caller's active sessions are left out, as the
+// revocation leaves them.
 func (in summaryInput) sessionWords() string {
+	ids := in.b.TokenIDs
+	if in.b.AllOthers {
+		ids, _ = in.s.otherSessions(in.ctx, in.caller)
+	}
 	var names []string
-	for _, id := range in.b.TokenIDs {
+	for _, id := range ids {
 		t, err := in.s.store.GetToken(in.ctx, id)
 		if err != nil || t.UserID != in.caller.User.ID || t.Kind != store.TokenLogin || t.RevokedAt != nil || !t.ExpiresAt.After(in.s.opts.Now()) {
 			continue
 		}
 		names = append(names, in.s.sessionRow(in.ctx, t, false).Device+", signed in "+humanTime(t.CreatedAt))
 	}
-	switch len(names) {
+	n := len(names)
+	if n > 3 {
+		names = append(names[:3:3], fmt.Sprintf("and %d more", n-3))
+	}
+	switch n {
 	case 0:
 		return "no active session of yours (nothing changes)"
 	case 1:
 		return "1 other session of yours (" + names[0] + ")"
 	}
-	return fmt.Sprintf("%d other sessions of yours (%s)", len(names), strings.Join(names, "; "))
+	return fmt.Sprintf("%d other sessions of yours (%s)", n, strings.Join(names, "; "))
 }

@@ -31,13 +31,14 @@ func TestSignOutEverywhereElse(t *testing.T) {
 		r := h.signedJSON(t, alice.tok, alice.signer, "PUT", apiSessionsRevoke, map[string][]string{"tokenIds": {current.ID}})
 		mustStatus(t, r, http.StatusBadRequest)
 	})
-	var others []string
-	for _, s := range sessions {
-		if s.ID != current.ID {
-			others = append(others, s.ID)
-		}
+	t.Run("a request naming both some sessions and all others is refused", func(t *testing.T) {
+		r := h.signedJSON(t, alice.tok, alice.signer, "PUT", apiSessionsRevoke, map[string]any{"tokenIds": []string{sessions[0].ID}, "allOthers": true})
+		mustStatus(t, r, http.StatusBadRequest)
+	})
+	if got, destructive := h.actionSummaryOf(t, alice.tok, "PUT", apiSessionsRevoke, `{"allOthers":true}`); !strings.HasPrefix(got, "Sign out 2 other sessions of yours (") || !destructive {
+		t.Errorf("the approval of signing out everywhere else says %q (destructive %t)", got, destructive)
 	}
-	r := h.signedJSON(t, alice.tok, alice.signer, "PUT", apiSessionsRevoke, map[string][]string{"tokenIds": others})
+	r := h.signedJSON(t, alice.tok, alice.signer, "PUT", apiSessionsRevoke, map[string]bool{"allOthers": true})
 	mustStatus(t, r, http.StatusOK)
 	if n := r.json(t)["revoked"]; n != float64(2) {
 		t.Errorf("revoked = %v, want 2", n)

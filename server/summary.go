@@ -40,6 +40,7 @@ type summaryBody struct {
 	PublicKey      string   `json:"publicKey"`
 	PermissionID   string   `json:"permissionId"`
 	TokenIDs       []string `json:"tokenIds"`
+	AllOthers      bool     `json:"allOthers"`
 	DaysValid      *int     `json:"daysValid"`
 	SecondsValid   *int     `json:"secondsValid"`
 }

@@ -72,6 +72,8 @@ const consoleText = {
   sessionEnding: (at) => `Your session ends at ${at}. Sign in again to keep working without interruption.`,
   sessionEnded: 'Your session has ended, so nothing more can be changed here. Sign in again to come back to this page.',
   signedOutElsewhere: 'You signed out in another tab. Sign in again to come back to this page.',
+  orphanUnknown:
+    'Your authenticator had already made the new passkey; whether it was added is unknown. Reload the page: if it is not listed, delete it in your password manager or security key settings.',
   copied: 'Copied.',
   copyByHand: 'Select the text and copy it with your keyboard.',
 };
@@ -710,7 +712,11 @@ async function addCredential(root, form, button) {
   try {
     ({ summary } = await signedRequest(root, { method: 'POST', path: createUrl, body }));
   } catch (err) {
-    if (credentialId) err.orphan = await forgetOrphan(root, credentialId);
+    // Only a refusal is certain to have added nothing (a failed request
+    // changes nothing); after a lost answer the passkey may have been
+    // added, and telling the browser to forget it would break it.
+    if (credentialId && err.code === 'network') err.orphan = consoleText.orphanUnknown;
+    else if (credentialId) err.orphan = await forgetOrphan(root, credentialId);
     throw err;
   }
   if (secrets) reveal(secretPanelOf(form), secrets);
