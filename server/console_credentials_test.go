@@ -101,3 +101,27 @@ func TestTheMenuHidesPagesThePersonMayNotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestButtonsTheServerWouldRefuseSayWhyInAdvance: bob may deactivate users
+// but holds less than the owner, so the owner's Deactivate is disabled with
+// the reason; his own is disabled too.
+func TestButtonsTheServerWouldRefuseSayWhyInAdvance(t *testing.T) {
+	h := newHarness(t)
+	owner := h.newActionUser("owner")
+	bob := h.signInConsole("bob")
+	perm := h.createPermission(t, owner.tok, owner.first, "Deactivators", "Auth:Users:Read", "Auth:Users:Deactivate")
+	h.assign(t, owner.tok, owner.first, perm, bob.inv.User.ID)
+
+	body := string(h.page(bob, pathUsers).Body)
+	for _, want := range []string{
+		"They hold operations you don&#39;t, so only someone holding those can change them.",
+		"You can&#39;t deactivate yourself: another administrator can.",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("bob's users page lacks %q", want)
+		}
+	}
+	if n := strings.Count(body, `data-testid="deactivate-button-reason"`); n != 2 {
+		t.Errorf("%d Deactivate buttons say why they are disabled, want 2 (the owner's and bob's own)", n)
+	}
+}
