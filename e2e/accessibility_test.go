@@ -125,20 +125,8 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 	u.register(srv.invite(t, "alice@example.com"), "alice@example.com")
 	u.openConsole("/credentials", "credentials")
 	u.addKeyCredential("Deploy script")
-	u.openConsole("/tokens", "tokens")
-	u.fill("token-name-input", "Nightly backup")
-	u.click("token-scope-all")
-	u.click("create-token-button")
-	u.approve("POST", "/auth/pats", "Nightly backup")
-	u.expectDone("Nightly backup")
-	u.openConsole("/console/permissions", "permissions")
-	u.fill("permission-name-input", "Auditors")
-	if err := u.page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: "Auth:Logs:Read", Exact: playwright.Bool(true)}).Check(); err != nil {
-		t.Fatal(err)
-	}
-	u.click("create-permission-button")
-	u.approve("POST", "/permissions", "Auditors")
-	u.expectDone("Auditors")
+	u.createAllRightsToken("Nightly backup")
+	u.createPermission("Auditors", "Auth:Logs:Read")
 	srv.invite(t, "bob@example.com")
 	register := srv.invite(t, "carol@example.com")
 

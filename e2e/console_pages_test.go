@@ -127,6 +127,43 @@ func (u *browserUser) addKeyCredential(name string) playwright.Locator {
 	return u.credential(name)
 }
 
+// createAllRightsToken creates, from the Tokens page, a personal access
+// token holding all of the person's rights.
+func (u *browserUser) createAllRightsToken(name string) {
+	u.t.Helper()
+	u.openConsole("/tokens", "tokens")
+	u.fill("token-name-input", name)
+	u.click("token-scope-all")
+	u.click("create-token-button")
+	u.approve("POST", "/auth/pats", name)
+	u.expectDone(name)
+}
+
+// createPermission creates, from the Permissions page, a permission of one
+// operation.
+func (u *browserUser) createPermission(name, operation string) {
+	u.t.Helper()
+	u.openConsole("/console/permissions", "permissions")
+	u.fill("permission-name-input", name)
+	box := u.page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: operation, Exact: playwright.Bool(true)})
+	if err := box.Check(); err != nil {
+		u.t.Fatalf("check %s: %v", operation, err)
+	}
+	u.click("create-permission-button")
+	u.approve("POST", "/permissions", name)
+	u.expectDone(name)
+}
+
+// addSecurityKey adds a passkey on the plugged-in security key (a second
+// virtual authenticator), approved by the passkey the person has.
+func (u *browserUser) addSecurityKey(name string) {
+	u.t.Helper()
+	u.fill("passkey-name-input", name)
+	u.click("add-security-key-button")
+	u.approve("POST", "/auth/credentials", `Add the passkey "`+name+`"`)
+	u.expectDone(`Add the passkey "` + name + `"`)
+}
+
 // credential is the credential row named exactly name.
 func (u *browserUser) credential(name string) playwright.Locator {
 	return u.byTestID("credential-row").Filter(playwright.LocatorFilterOptions{

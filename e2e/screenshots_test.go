@@ -62,21 +62,8 @@ func TestScreenshots(t *testing.T) {
 	u.approveShown()
 	u.expectDone("admin-bot")
 
-	u.openConsole("/tokens", "tokens")
-	u.fill("token-name-input", "Nightly backup")
-	u.click("token-scope-all")
-	u.click("create-token-button")
-	u.approve("POST", "/auth/pats", "Nightly backup")
-	u.expectDone("Nightly backup")
-
-	u.openConsole("/console/permissions", "permissions")
-	u.fill("permission-name-input", "Auditors")
-	if err := u.page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: "Auth:Logs:Read", Exact: playwright.Bool(true)}).Check(); err != nil {
-		t.Fatal(err)
-	}
-	u.click("create-permission-button")
-	u.approve("POST", "/permissions", "Auditors")
-	u.expectDone("Auditors")
+	u.createAllRightsToken("Nightly backup")
+	u.createPermission("Auditors", "Auth:Logs:Read")
 
 	u.openConsole("/users", "users")
 	u.fill("invite-email-input", "bob@example.com")

@@ -73,10 +73,7 @@ func TestDeactivatedPasskeyIsNoLongerOffered(t *testing.T) {
 	u.register(srv.invite(t, "alice"), "alice")
 	u.openConsole("/credentials", "credentials")
 	key := addVirtualAuthenticator(t, u.page, yubiKey)
-	u.fill("passkey-name-input", "YubiKey")
-	u.click("add-security-key-button")
-	u.approve("POST", "/auth/credentials", `Add the passkey "YubiKey"`)
-	u.expectDone(`Add the passkey "YubiKey"`)
+	u.addSecurityKey("YubiKey")
 	if n := len(key.credentials(t)); n != 1 {
 		t.Fatalf("the key holds %d passkeys, want the one just added", n)
 	}
