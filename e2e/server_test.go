@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"countersign/gateway"
 	"countersign/server"
 	"countersign/store/sqlite"
 	"countersign/token"
@@ -56,6 +57,13 @@ func (s *testServer) advance(d time.Duration) {
 // the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with the gateway's upstreams that
+// upstreams returns for the server's origin (nil: none).
+func startServerWith(t *testing.T, upstreams func(origin string) []gateway.Upstream) *testServer {
+	t.Helper()
 	clock := &testClock{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,6 +71,12 @@ func startServer(t *testing.T) *testServer {
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	origin := "http://localhost:" + port
+	var compiled []gateway.Compiled
+	if upstreams != nil {
+		if compiled, err = gateway.Compile(upstreams(origin)); err != nil {
+			t.Fatalf("upstreams: %v", err)
+		}
+	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 
@@ -85,7 +99,7 @@ func startServer(t *testing.T) *testServer {
 		t.Fatalf("token.New: %v", err)
 	}
 	srv, err := server.New(ctx, st, cs, tokens, server.Options{
-		Origins: []string{origin}, SessionTTL: time.Hour, Logger: log, Now: clock.now,
+		Origins: []string{origin}, SessionTTL: time.Hour, Logger: log, Now: clock.now, Upstreams: compiled,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

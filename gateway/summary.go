@@ -143,3 +143,17 @@ func render(v any) string {
 	}
 	return s
 }
+
+// SummaryFields are the top-level fields of the body the route's summary
+// names, in order: what a person filling a request in should give.
+func (r *CompiledRoute) SummaryFields() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range r.summary {
+		if len(p.pointer) > 0 && !seen[p.pointer[0]] {
+			seen[p.pointer[0]] = true
+			out = append(out, p.pointer[0])
+		}
+	}
+	return out
+}

@@ -60,6 +60,7 @@ var navigation = []navEntry{
 	{"service-accounts", "Service accounts", pathServiceAccounts, []string{"Auth:ServiceAccounts:Read", "Auth:ServiceAccounts:Create"}},
 	{"users", "Users", pathUsers, []string{"Auth:Users:Read", "Auth:Users:Create"}},
 	{"permissions", "Permissions", pathPermissionsPage, []string{"Permissions:Read"}},
+	{"services", "Services", pathServices, nil}, // only when the gateway has upstreams
 }
 
 type navEntry struct {
@@ -103,6 +104,9 @@ func (s *Server) frame(c echo.Context, caller Caller, key string) (views.Frame, 
 			f.Title = n.label
 		}
 		if len(n.shown) > 0 && !slices.ContainsFunc(n.shown, func(op string) bool { return ops[op] }) && n.key != key {
+			continue
+		}
+		if n.key == "services" && len(s.upstreams) == 0 {
 			continue
 		}
 		f.Nav = append(f.Nav, views.NavLink{Key: n.key, Label: n.label, URL: n.url, Current: n.key == key})

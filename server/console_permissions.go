@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,7 +28,7 @@ func (s *Server) permissionsPage(c echo.Context, caller Caller) error {
 		Frame: f, CanRead: ops["Permissions:Read"], CanCreate: ops["Permissions:Create"],
 		Create: signedForm(http.MethodPost, apiPermissions, empty),
 	}
-	for _, op := range webauthn.FullAdminOperations {
+	for _, op := range append(slices.Clone(webauthn.FullAdminOperations), s.gatewayOps...) {
 		if ops[op] { // nobody grants what they do not hold
 			v.Operations = append(v.Operations, op)
 		}

@@ -118,6 +118,7 @@ func (s *Server) routes() {
 	e.GET(pathServiceAccounts, s.page(s.serviceAccountsPage))
 	e.GET(pathUsers, s.page(s.usersPage))
 	e.GET(pathPermissionsPage, s.page(s.permissionsPage))
+	e.GET(pathServices, s.page(s.servicesPage))
 	e.GET(pathSessions, s.page(s.sessionsPage))
 	s.signed(http.MethodPut, apiSessionsRevoke, s.revokeSessions, takes(revokeSessionsRequest{}), forPeople)
 	e.GET(pathLogin, s.loginPage)

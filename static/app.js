@@ -969,12 +969,42 @@ function restoreFocus({ id, row }) {
   document.getElementById(row)?.focus();
 }
 
+// upstreamRequest sends a request to a service behind the gateway as its
+// form gives it: a read at once, a change (data-signed) once approved with
+// a passkey like every console action; the service's answer is shown.
+async function upstreamRequest(root, form) {
+  const method = form.dataset.method;
+  const path = form.elements.path.value.trim();
+  let body;
+  if ('signed' in form.dataset) {
+    try {
+      body = form.elements.body.value.trim() === '' ? undefined : JSON.parse(form.elements.body.value);
+    } catch {
+      throw new Error('The body is not JSON.');
+    }
+  }
+  const answer = form.querySelector('[data-service-answer]');
+  answer.hidden = true;
+  let data;
+  let summary = `${method} ${path}`;
+  if ('signed' in form.dataset) {
+    ({ data, summary } = await signedRequest(root, { method, path, body }));
+  } else {
+    data = await requestJSON(method, path);
+  }
+  answer.querySelector('[data-service-status]').textContent = `${summary}: the service answered`;
+  answer.querySelector('[data-service-body]').textContent = JSON.stringify(data, null, 2);
+  answer.hidden = false;
+  return done(summary);
+}
+
 // formActions are the forms that do more than send their fields.
 const formActions = {
   'add-credential': addCredential,
   'create-token': createToken,
   'create-service-account': createToken,
   'own-key': ownKey,
+  'upstream-request': upstreamRequest,
 };
 
 // ---------------------------------------------------------------------------
@@ -1091,7 +1121,7 @@ function initConsole(root) {
 // start wires the page up, or explains why passkeys cannot work here.
 function start(root) {
   const pages = { register: initRegister, login: initLogin };
-  const consolePages = ['console', 'credentials', 'activity', 'sessions', 'tokens', 'service-accounts', 'users', 'permissions'];
+  const consolePages = ['console', 'credentials', 'activity', 'sessions', 'tokens', 'service-accounts', 'users', 'permissions', 'services'];
   const page = root?.dataset.page;
   const init = consolePages.includes(page) ? initConsole : pages[page];
   if (!init) return;

@@ -325,3 +325,30 @@ type SessionsView struct {
 	Sessions      []SessionRow
 	SignOutOthers SignedAction // disabled with its reason when there is none
 }
+
+// ServicesView lists the services behind the gateway and lets a person send
+// their routes a request: a read straight away, a change once approved
+// with a passkey, exactly as a client of the service would.
+type ServicesView struct {
+	Frame
+	Services []ServiceView
+}
+
+// ServiceView is one upstream.
+type ServiceView struct {
+	Name   string
+	Prefix string
+	Routes []ServiceRoute
+}
+
+// ServiceRoute is one route of an upstream.
+type ServiceRoute struct {
+	ID        string // unique among the page's routes, for labels
+	Method    string
+	Pattern   string // the path pattern, :params included
+	Operation string // "" for a public route
+	Public    bool
+	Signed    bool   // a change: sent only once approved
+	Allowed   bool   // the person holds the operation (or the route is public)
+	Body      string // an example body to edit, "" for a read
+}
