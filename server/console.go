@@ -220,6 +220,12 @@ func tokenRow(t store.AccessToken, now time.Time, base string, canToggle, canArc
 		Name: t.Name, TokenID: t.ID, Created: humanTime(t.CreatedAt), Expires: humanTime(t.ExpiresAt),
 		LastUsed: never(t.LastUsedAt), Status: active(t.IsActive),
 	}
+	if t.Kind == store.TokenPAT {
+		r.Scope = map[string]string{
+			store.ScopeAllUserOperations: "Holds all of your rights",
+			store.ScopeAssignedOnly:      "Holds only what its permission allows",
+		}[t.Scope]
+	}
 	if t.LastUsedAt != nil && t.LastUsedFor != "" {
 		r.LastUsed += " · " + map[string]string{store.UseRead: "read", store.UseSign: "signed"}[t.LastUsedFor]
 	}

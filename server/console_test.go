@@ -164,7 +164,11 @@ func TestCredentialsPageLeavesOutTokenKeys(t *testing.T) {
 	if n := strings.Count(page, `data-testid="credential-row"`); n != 1 {
 		t.Errorf("the Credentials page lists %d credentials, want 1", n)
 	}
-	if !strings.Contains(string(h.page(owner, pathTokens).Body), `data-testid="token-row"`) {
+	tokens := string(h.page(owner, pathTokens).Body)
+	if !strings.Contains(tokens, `data-testid="token-row"`) {
 		t.Errorf("the Access tokens page does not list the PAT")
+	}
+	if !strings.Contains(tokens, "Holds all of your rights") {
+		t.Errorf("the Access tokens page does not say the PAT's scope")
 	}
 }

@@ -204,6 +204,7 @@ type ActivityView struct {
 type TokenRow struct {
 	Name     string
 	TokenID  string
+	Scope    string // a PAT's scope in words, fixed when it was made; "" for others
 	Created  string
 	Expires  string
 	LastUsed string // "Never" when unused
