@@ -74,6 +74,7 @@ func TestApproveAnUpstreamActionWithAPasskey(t *testing.T) {
 			if err := u.page.EmulateMedia(playwright.PageEmulateMediaOptions{ColorScheme: scheme}); err != nil {
 				t.Fatal(err)
 			}
+			u.openConsole("/services", "services") // loaded afresh: no colour transition under way
 			checkAccessible(t, u.page)
 			checkLayout(t, u.page)
 		}
