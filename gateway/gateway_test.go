@@ -119,6 +119,15 @@ func TestMatchIsLiteral(t *testing.T) {
 	if got := u.Forwarded("/api/orders/o%2F1"); got != "/orders/o%2F1" {
 		t.Errorf("stripped path = %q", got)
 	}
+	based := mustCompile(t, func() Upstream {
+		o := orders()
+		o.URL = "http://127.0.0.1:9000/shop/v1/"
+		o.StripPrefix = true
+		return o
+	}())[0]
+	if got := based.Forwarded("/api/orders/o-1"); got != "/shop/v1/orders/o-1" {
+		t.Errorf("path under the url's own path = %q", got)
+	}
 }
 
 func TestFindUpstream(t *testing.T) {

@@ -58,12 +58,16 @@ func isDotSegment(s string) bool {
 	return s == "." || s == ".."
 }
 
-// Forwarded is the path the upstream receives: the request's still-encoded
-// path, without the prefix when the upstream strips it (its leading slash
-// kept).
+// Forwarded is the still-encoded path the upstream receives: the url's
+// own path, then the request's path, without the prefix when the upstream
+// strips it (its leading slash kept). The assertion names this path.
 func (u *Compiled) Forwarded(escapedPath string) string {
-	if !u.StripPrefix {
-		return escapedPath
+	if u.StripPrefix {
+		escapedPath = "/" + strings.TrimPrefix(escapedPath, u.Prefix)
 	}
-	return "/" + strings.TrimPrefix(escapedPath, u.Prefix)
+	base := ""
+	if u.Target != nil {
+		base = strings.TrimSuffix(u.Target.EscapedPath(), "/")
+	}
+	return base + escapedPath
 }

@@ -265,7 +265,7 @@ func (s *Server) newProxy(up *gateway.Compiled) *httputil.ReverseProxy {
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			escaped := strings.TrimSuffix(up.Target.EscapedPath(), "/") + up.Forwarded(pr.In.URL.EscapedPath())
+			escaped := up.Forwarded(pr.In.URL.EscapedPath())
 			u := *up.Target
 			u.RawPath = escaped
 			u.Path, _ = url.PathUnescape(escaped)

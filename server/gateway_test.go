@@ -418,3 +418,14 @@ func TestDeclaredOperationsAreGrantable(t *testing.T) {
 	r := h.signedJSON(t, owner.tok, owner.first, "POST", "/permissions", map[string]any{"name": "typo", "operations": []string{"Orders:Creat"}})
 	mustStatus(t, r, http.StatusBadRequest)
 }
+
+func TestGatewayStripsThePrefixUnderTheUpstreamsOwnPath(t *testing.T) {
+	h, up := gatewayHarness(t, func(u *gateway.Upstream) { u.URL += "/base/"; u.StripPrefix = true })
+	owner := h.newActionUser("owner")
+	ua := h.signAction(owner.tok, owner.first, "POST", "/api/orders", orderBody)
+	mustStatus(t, h.do("POST", "/api/orders?dry=1", orderBody, "Authorization", "Bearer "+owner.tok, headerUserAction, ua), http.StatusCreated)
+	got := up.requests()
+	if len(got) != 1 || got[0].RawPath != "/base/orders" || got[0].Query != "dry=1" || !got[0].Verified {
+		t.Fatalf("the upstream got %+v", got)
+	}
+}
