@@ -26,6 +26,9 @@ var (
 	// past the one being recorded (another assertion, perhaps by a clone,
 	// won the race); nothing was recorded.
 	ErrSignCount = errors.New("sign counter did not increase")
+	// ErrArchived: the credential was archived (by a recovery, or replaced
+	// by a newer recovery key) and can never be activated again.
+	ErrArchived = errors.New("archived")
 	// ErrUnavailable: the database could not be reached or could not
 	// write (connection lost, disk full or read-only, locked for too
 	// long). The request may succeed if retried later.
@@ -149,11 +152,14 @@ type Store interface {
 	// unused and unexpired at s.Now, else ErrActionUsed) and the insertion of
 	// s.Audit: all three happen or none does.
 
-	// CreateCredentialSigned adds a credential (ErrConflict on a known CredID).
+	// CreateCredentialSigned adds a credential (ErrConflict on a known
+	// CredID). Adding a RecoveryKey archives the user's other recovery keys
+	// in the same transaction: a person holds one recovery code at a time.
 	CreateCredentialSigned(ctx context.Context, s Signed, c Credential) error
 	// SetCredentialActive activates or deactivates a credential of userID
-	// (ErrNotFound if it is not theirs). Deactivating the user's last active
-	// credential gives ErrLastCredential.
+	// (ErrNotFound if it is not theirs, ErrArchived when activating an
+	// archived one). Deactivating the user's last active sign-in credential
+	// (Fido2 or Key: a recovery key cannot sign in) gives ErrLastCredential.
 	SetCredentialActive(ctx context.Context, s Signed, userID, credentialID string, active bool) error
 	// RenameCredential renames a credential of userID (ErrNotFound if it is
 	// not theirs).
@@ -258,8 +264,32 @@ type Store interface {
 	// ErrImmutable for an immutable one, ErrNotFound when absent.
 	DeleteAssignmentSigned(ctx context.Context, s Signed, orgID, permissionID, assignmentID string) error
 
-	// DeleteExpired removes challenges, registration codes, tokens and user
-	// actions that expired before now and returns how many rows went.
+	// One-time codes (recovery verification codes, reset links, credential
+	// codes): a user holds at most one of each purpose, so nobody can grow
+	// the table beyond users × purposes. Only the code's SHA-256 is kept.
+
+	// PutCode stores c, replacing the user's code of c.Purpose.
+	PutCode(ctx context.Context, c Code) error
+	// PutCodeSigned is PutCode as a signed change (see above).
+	PutCodeSigned(ctx context.Context, s Signed, c Code) error
+	// GetCode returns userID's code of purpose, expired or not.
+	GetCode(ctx context.Context, purpose, userID string) (Code, error)
+	// FindCode returns the unexpired code of purpose whose hash is
+	// codeHash; ErrNotFound when there is none.
+	FindCode(ctx context.Context, purpose string, codeHash []byte, now time.Time) (Code, error)
+	// CompleteCredentialCode adds a credential through a credential code,
+	// in one transaction: it consumes the code (CodeCredential of
+	// c.UserID, hash codeHash, unexpired at now: else ErrNotFound), checks
+	// that the user is active (else ErrNotFound), inserts the credential
+	// (ErrConflict on a known CredID) and writes the audit entry.
+	CompleteCredentialCode(ctx context.Context, codeHash []byte, now time.Time, c Credential, audit AuditEntry) error
+	// Recover replaces every credential and token of a person at once (see
+	// Recovery); all of it happens or nothing does.
+	Recover(ctx context.Context, r Recovery) error
+
+	// DeleteExpired removes challenges, registration codes, one-time codes,
+	// tokens and user actions that expired before now and returns how many
+	// rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 
 	// PendingMigrations returns how many of the backend's migrations the
@@ -341,6 +371,10 @@ type Invitation struct {
 const (
 	CredentialFido2 = "Fido2"
 	CredentialKey   = "Key"
+	// CredentialRecoveryKey is a key pair whose private key the person
+	// keeps encrypted under a recovery code; it signs only a recovery,
+	// never a login or an action.
+	CredentialRecoveryKey = "RecoveryKey"
 )
 
 // Credential is a public key a user signs with.
@@ -348,10 +382,10 @@ type Credential struct {
 	ID              string // cr-… (the wire's credentialUuid)
 	OrgID           string
 	UserID          string
-	Kind            string // CredentialFido2 or CredentialKey
+	Kind            string // CredentialFido2, CredentialKey or CredentialRecoveryKey
 	CredID          string // the wire's credId, unique across the store
 	Name            string
-	PublicKey       []byte // COSE key for Fido2, PEM for Key
+	PublicKey       []byte // COSE key for Fido2, PEM for Key and RecoveryKey
 	AttestationType string
 	AAGUID          []byte
 	Transports      []string
@@ -363,10 +397,16 @@ type Credential struct {
 	Origin          string
 	RPID            string
 	TokenID         string // set when the credential is an access token's own key, not a user's
-	IsActive        bool
-	CreatedAt       time.Time
-	LastLoginAt     *time.Time
-	LastSignAt      *time.Time
+	// EncryptedPrivateKey is a RecoveryKey's private key as the client
+	// encrypted it (opaque to the server), handed back at recovery.
+	EncryptedPrivateKey string
+	IsActive            bool
+	// IsArchived: retired for good (by a recovery, or a newer recovery
+	// key); it is inactive and cannot be activated again.
+	IsArchived  bool
+	CreatedAt   time.Time
+	LastLoginAt *time.Time
+	LastSignAt  *time.Time
 }
 
 // Credential use purposes for RecordCredentialUse.
@@ -391,6 +431,12 @@ const (
 	PurposeLogin        = "login"
 	PurposeCredential   = "credential"
 	PurposeAction       = "action"
+	// PurposeRecovery: a recovery (by a recovery key or a reset link),
+	// finished with the temporary token of its id.
+	PurposeRecovery = "recovery"
+	// PurposeCodeCredential: a credential added through a credential
+	// code, from a device where the person is not signed in.
+	PurposeCodeCredential = "code-credential"
 )
 
 // Challenge is the server side of a ceremony, stored under a random id and
@@ -601,4 +647,49 @@ type PermissionPatch struct {
 	Name       *string
 	Operations *[]string
 	IsArchived *bool
+}
+
+// One-time code purposes.
+const (
+	// CodeRecovery: the verification code e-mailed before a recovery by a
+	// recovery key; it proves the mailbox, the key proves the rest.
+	CodeRecovery = "recovery"
+	// CodeReset: a reset link an administrator (or the operator) issued;
+	// it alone lets a person replace every credential.
+	CodeReset = "reset"
+	// CodeCredential: a credential code a signed-in person made to add a
+	// credential from another device.
+	CodeCredential = "credential"
+)
+
+// Code is a one-time code of a user. Only its SHA-256 is stored.
+type Code struct {
+	Purpose   string // CodeRecovery, CodeReset or CodeCredential
+	UserID    string
+	OrgID     string
+	CodeHash  []byte
+	IssuedBy  string // who issued a reset link: a user id, or "" for the operator
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Recovery is what Recover writes in one transaction: it consumes the code
+// (CodePurpose of UserID, hash CodeHash, unexpired at Now), uses up the
+// recovery key RecoveryCredentialID when set (it must be an active,
+// unarchived RecoveryKey of the user), checks that the user is active and
+// of OrgID, then archives every credential of the person (regular and
+// recovery, not their tokens' keys), revokes every bearer token of theirs
+// (login, PAT, temporary), archives their PATs, spends their unused user
+// actions, drops their open challenges and other one-time codes, inserts
+// Credentials and writes Audit. Any unmet condition is ErrNotFound and
+// writes nothing.
+type Recovery struct {
+	UserID               string
+	OrgID                string
+	CodePurpose          string // CodeRecovery or CodeReset
+	CodeHash             []byte
+	RecoveryCredentialID string // cr-… of the recovery key that signed (CodeRecovery)
+	Credentials          []Credential
+	Now                  time.Time
+	Audit                AuditEntry
 }

@@ -12,7 +12,7 @@ import (
 const credentialColumns = `id, org_id, user_id, kind, cred_id, name, public_key,
 	attestation_type, aaguid, transports, sign_count, user_present, user_verified,
 	backup_eligible, backup_state, origin, rp_id, is_active, created_at,
-	last_login_at, last_sign_at, token_id`
+	last_login_at, last_sign_at, token_id, encrypted_private_key, is_archived`
 
 func insertCredential(ctx context.Context, db conn, c store.Credential) error {
 	transports, err := encodeList(c.Transports)
@@ -21,11 +21,11 @@ func insertCredential(ctx context.Context, db conn, c store.Credential) error {
 	}
 	_, err = db.ExecContext(ctx,
 		`INSERT INTO credential (`+credentialColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.OrgID, c.UserID, c.Kind, c.CredID, c.Name, blob(c.PublicKey),
 		c.AttestationType, blob(c.AAGUID), transports, int64(c.SignCount), c.UserPresent, c.UserVerified,
 		c.BackupEligible, c.BackupState, c.Origin, c.RPID, c.IsActive, millis(c.CreatedAt),
-		nullMillis(c.LastLoginAt), nullMillis(c.LastSignAt), c.TokenID)
+		nullMillis(c.LastLoginAt), nullMillis(c.LastSignAt), c.TokenID, c.EncryptedPrivateKey, c.IsArchived)
 	return db.mapErr(err)
 }
 
@@ -39,7 +39,7 @@ func scanCredential(row scanner) (store.Credential, error) {
 	if err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.Kind, &c.CredID, &c.Name, &c.PublicKey,
 		&c.AttestationType, &c.AAGUID, &transports, &signCount, &c.UserPresent, &c.UserVerified,
 		&c.BackupEligible, &c.BackupState, &c.Origin, &c.RPID, &c.IsActive, &created,
-		&lastLogin, &lastSign, &c.TokenID); err != nil {
+		&lastLogin, &lastSign, &c.TokenID, &c.EncryptedPrivateKey, &c.IsArchived); err != nil {
 		return store.Credential{}, err
 	}
 	list, err := decodeList(transports)
@@ -142,9 +142,18 @@ func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.Cr
 
 // CreateCredentialSigned inserts a credential in one transaction with the
 // use of the authorising user action and the audit entry (see inSigned);
-// store.ErrConflict when its CredID (or ID) is already stored.
+// store.ErrConflict when its CredID (or ID) is already stored. A new
+// recovery key archives the user's others first: one recovery code at a
+// time, and the one written down before stops working.
 func (s *Store) CreateCredentialSigned(ctx context.Context, sg store.Signed, c store.Credential) error {
 	err := s.inSigned(ctx, sg, func(tx conn) error {
+		if c.Kind == store.CredentialRecoveryKey {
+			if _, err := tx.ExecContext(ctx,
+				`UPDATE credential SET is_active = FALSE, is_archived = TRUE WHERE user_id = ? AND kind = ? AND token_id = ''`,
+				c.UserID, store.CredentialRecoveryKey); err != nil {
+				return fmt.Errorf("archive previous recovery keys: %w", err)
+			}
+		}
 		if err := insertCredential(ctx, tx, c); err != nil {
 			return fmt.Errorf("insert credential: %w", err)
 		}
@@ -160,7 +169,8 @@ func (s *Store) CreateCredentialSigned(ctx context.Context, sg store.Signed, c s
 // one transaction with the use of the authorising user action and the
 // audit entry (see inSigned). store.ErrNotFound when the credential is not
 // userID's; store.ErrLastCredential when deactivating it would leave
-// userID without an active credential.
+// userID without an active sign-in credential (Fido2 or Key: a recovery
+// key cannot sign in); store.ErrArchived when activating an archived one.
 //
 // The last-active check counts the user's other active credentials inside
 // the transaction. In SQLite, BEGIN IMMEDIATE serialises it with every
@@ -190,9 +200,17 @@ func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID
 			}
 		}
 		res, err := tx.ExecContext(ctx,
-			`UPDATE credential SET is_active = ? WHERE id = ? AND user_id = ?`, active, credentialID, userID)
+			`UPDATE credential SET is_active = ? WHERE id = ? AND user_id = ? AND NOT (is_archived AND ?)`,
+			active, credentialID, userID, active)
 		if err == nil {
 			err = mustAffect(res)
+		}
+		if errors.Is(err, store.ErrNotFound) && active {
+			var archived bool
+			if tx.QueryRowContext(ctx, `SELECT is_archived FROM credential WHERE id = ? AND user_id = ?`,
+				credentialID, userID).Scan(&archived) == nil && archived {
+				err = store.ErrArchived
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("update credential: %w", err)
@@ -202,8 +220,8 @@ func (s *Store) SetCredentialActive(ctx context.Context, sg store.Signed, userID
 		}
 		var others int64
 		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM credential WHERE user_id = ? AND is_active = TRUE AND id <> ? AND token_id = ''`,
-			userID, credentialID).Scan(&others); err != nil {
+			`SELECT count(*) FROM credential WHERE user_id = ? AND is_active = TRUE AND id <> ? AND token_id = '' AND kind <> ?`,
+			userID, credentialID, store.CredentialRecoveryKey).Scan(&others); err != nil {
 			return fmt.Errorf("count active credentials: %w", err)
 		}
 		if others == 0 {

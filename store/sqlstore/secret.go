@@ -56,15 +56,15 @@ func (s *Store) UpdateSecret(ctx context.Context, name string, update func(curre
 	return next, nil
 }
 
-// DeleteExpired removes the challenges, registration codes, tokens and user
-// actions whose expiry is at or before now, in one transaction, and returns
+// DeleteExpired removes the challenges, registration codes, one-time codes,
+// tokens and user actions whose expiry is at or before now, in one transaction, and returns
 // how many rows went. Revoked tokens stay until they expire; used user
 // actions too (their use is what makes them single-use, and an expired one
 // is refused anyway). Audit entries are never removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, func(tx conn) error {
-		for _, table := range []string{"challenge", "registration_code", "registration_result", "token", "user_action"} {
+		for _, table := range []string{"challenge", "registration_code", "registration_result", "one_time_code", "token", "user_action"} {
 			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, millis(now))
 			if err != nil {
 				return fmt.Errorf("%s: %w", table, err)

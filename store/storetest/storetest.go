@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		operationTests,
 		consoleTests,
 		signInTests,
+		recoveryTests,
 	}
 	for _, group := range groups {
 		for _, tc := range group {
