@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"countersign/gateway"
+	"countersign/mailer"
 )
 
 // Config is every setting of countersign, from flags and COUNTERSIGN_* env.
@@ -35,6 +37,11 @@ type Config struct {
 	// finish compiles them into Gateway.
 	Upstreams []gateway.Upstream
 	Gateway   []gateway.Compiled
+	// SMTPURL and MailFrom name the SMTP server and the sender of
+	// invitations, registration codes, recovery codes and reset links;
+	// without them countersign sends no e-mail.
+	SMTPURL  string
+	MailFrom string
 }
 
 // Ops are serve's operating settings: logs, metrics and shutdown.
@@ -147,6 +154,8 @@ func serverFlags(fs *flag.FlagSet, c *Config, origins *stringList) {
 	fs.DurationVar(&c.HTTP.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&c.HTTP.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes")
 	fs.IntVar(&c.HTTP.MaxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted")
+	fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server for e-mail: smtp://[user:password@]host[:port] (STARTTLS), smtps://… (TLS), smtp://host?tls=none (a local relay); empty = no e-mail")
+	fs.StringVar(&c.MailFrom, "mail-from", "", "sender of countersign's e-mail, e.g. \"countersign <auth@example.com>\" (needed with --smtp-url)")
 }
 
 // opsFlags registers serve's operating flags.
@@ -226,6 +235,25 @@ func (c *Config) finish(origins stringList, server bool) error {
 		compiled, err := gateway.Compile(c.Upstreams)
 		errs = append(errs, err)
 		c.Gateway = compiled
+		errs = append(errs, c.checkMail())
+	}
+	return errors.Join(errs...)
+}
+
+// checkMail: an SMTP URL that parses, and a sender with it.
+func (c *Config) checkMail() error {
+	if c.SMTPURL == "" {
+		if c.MailFrom != "" {
+			return errors.New("--mail-from is set but --smtp-url is not: set both to send e-mail")
+		}
+		return nil
+	}
+	var errs []error
+	if err := mailer.CheckURL(c.SMTPURL); err != nil {
+		errs = append(errs, fmt.Errorf("--smtp-url: %w", err))
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address == "" {
+		errs = append(errs, fmt.Errorf("--mail-from %q must be an e-mail address (with --smtp-url)", c.MailFrom))
 	}
 	return errors.Join(errs...)
 }

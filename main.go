@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/net/netutil"
 
+	"countersign/mailer"
 	"countersign/metrics"
 	"countersign/server"
 	"countersign/store"
@@ -51,6 +52,7 @@ func main() {
 
 const usage = `usage: countersign [serve] [flags]           run the server (default)
        countersign invite USERNAME [--json]     invite a user, print the registration link
+       countersign recover USERNAME [--json]    print a reset link: the user creates a new passkey, every old one stops working
        countersign rotate-session-keys          new console cookie keys; the previous pair still opens cookies
        countersign rotate-signing-key           new token-signing key; the previous one verifies until its tokens expire
        countersign backup FILE                  consistent copy of the SQLite database, while servers run
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args, stdout, stderr)
 	case "invite":
 		return invite(ctx, args, stdout, stderr)
+	case "recover":
+		return recoverUser(ctx, args, stdout, stderr)
 	case "rotate-session-keys":
 		return rotateSessionKeys(ctx, args, stdout, stderr)
 	case "rotate-signing-key":
@@ -159,10 +163,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.store.Close() // closed below after a clean shutdown; Close twice is harmless
-	srv, err := server.New(ctx, a.store, a.ceremonies, a.tokens, server.Options{
+	opts := server.Options{
 		Origins: cfg.Origins, RateLimit: cfg.RateLimit, AccountRateLimit: cfg.AccountLimit, SessionTTL: cfg.LoginTokenTTL, Logger: log,
 		Upstreams: cfg.Gateway, Metrics: m,
-	})
+	}
+	var mail *mailer.Mailer
+	mailLine := "no e-mail (--smtp-url)"
+	if cfg.SMTPURL != "" {
+		if mail, err = mailer.New(mailer.Config{URL: cfg.SMTPURL, From: cfg.MailFrom, Logger: log}); err != nil {
+			return err
+		}
+		opts.Mail, mailLine = mail, "e-mail via "+mail.Host()
+	}
+	srv, err := server.New(ctx, a.store, a.ceremonies, a.tokens, opts)
 	if err != nil {
 		return err
 	}
@@ -178,7 +191,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
 	}
-	fmt.Fprintf(stdout, "countersign listening on %s (origin %s, rp id %s, database %s)\n", ln.Addr(), cfg.Origins[0], cfg.RPID, cfg.databaseLabel())
+	fmt.Fprintf(stdout, "countersign listening on %s (origin %s, rp id %s, database %s, %s)\n", ln.Addr(), cfg.Origins[0], cfg.RPID, cfg.databaseLabel(), mailLine)
 	if err := inviteFirstUser(ctx, a, cfg, stdout); err != nil {
 		ln.Close()
 		return err
@@ -188,6 +201,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	background.Go(func() { maintain(bgCtx, a, log) })
+	if mail != nil {
+		background.Go(func() { mail.Run(bgCtx) }) // queued mails wait for the store's writes
+	}
 
 	hs := newHTTPServer(cfg.HTTP, srv, log)
 	servers := []*http.Server{hs}
@@ -405,6 +421,71 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "Registration code: %s (valid until %s)\nRegistration link: %s\n",
 		out.RegistrationCode, inv.ExpiresAt.Format(time.RFC1123), out.RegistrationURL)
+	return nil
+}
+
+type recoverOutput struct {
+	OrgID     string `json:"orgId"`
+	UserID    string `json:"userId"`
+	Username  string `json:"username"`
+	ResetURL  string `json:"resetUrl"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+// recoverUser prints a reset link for a registered person, for the owner
+// of a one-person organisation who lost every passkey: whoever runs it
+// reads the data directory, and holds every key already. Opening the link
+// registers a new passkey and retires every earlier credential and token.
+func recoverUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var origins stringList
+	var asJSON bool
+	var orgID string
+	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storeFlags(fs, &cfg)
+	serverFlags(fs, &cfg, &origins)
+	fs.BoolVar(&asJSON, "json", false, "print one JSON line instead of text")
+	fs.StringVar(&orgID, "org", "", "organisation id (default: the server's organisation)")
+	fs.Usage = usageWithEnv(fs)
+	positional, err := parseFlags(fs, args, true)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		return fmt.Errorf("recover takes exactly one USERNAME\n%s", usage)
+	}
+	if err := cfg.finish(origins, true); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), nil)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	link, err := a.ceremonies.IssueResetByOperator(ctx, orgID, positional[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no user %q in the organisation", positional[0])
+	}
+	if errors.Is(err, webauthn.ErrNotRecoverable) {
+		return fmt.Errorf("%q is not an active, registered person: invite them again with \"countersign invite %s\"", positional[0], positional[0])
+	}
+	if err != nil {
+		return err
+	}
+	out := recoverOutput{
+		OrgID: link.User.OrgID, UserID: link.User.ID, Username: link.User.Username,
+		ResetURL:  cfg.Origins[0] + "/recover?" + url.Values{"reset": {link.Code}}.Encode(),
+		ExpiresAt: link.ExpiresAt.UTC().Format(time.RFC3339),
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(stdout, "Reset link for %s (valid until %s, works once):\n\n  %s\n\n"+
+		"Opening it creates a new passkey; every earlier passkey, key, access token and session of %s stops working.\n",
+		out.Username, link.ExpiresAt.Format(time.RFC1123), out.ResetURL, out.Username)
 	return nil
 }
 

@@ -58,7 +58,7 @@ type Mailer struct {
 	cfg   Config
 	srv   server
 	from  *mail.Address
-	queue chan Message
+	queue chan func(context.Context) (Message, bool)
 	log   *slog.Logger
 }
 
@@ -81,7 +81,7 @@ func New(cfg Config) (*Mailer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Mailer{cfg: cfg, srv: srv, from: from, queue: make(chan Message, cfg.QueueSize), log: cfg.Logger}, nil
+	return &Mailer{cfg: cfg, srv: srv, from: from, queue: make(chan func(context.Context) (Message, bool), cfg.QueueSize), log: cfg.Logger}, nil
 }
 
 // CheckURL tells what is wrong with an SMTP URL, for configuration checks.
@@ -198,27 +198,39 @@ func (m *Mailer) client() (*gomail.Client, error) {
 	return c, nil
 }
 
-// Enqueue hands msg to Run without waiting, so that the request that asked
-// for it answers in the same time whether a mail goes out or not. It
-// reports false, dropping msg, when the queue is full.
+// Enqueue hands msg to Run without waiting. It reports false, dropping
+// msg, when the queue is full.
 func (m *Mailer) Enqueue(msg Message) bool {
+	return m.Later(func(context.Context) (Message, bool) { return msg, true })
+}
+
+// Later hands Run a job that composes a message (or decides there is
+// none to send: false), so that a request answers in the same time
+// whether a mail goes out or not, and whatever the job reads or writes to
+// decide. It reports false, dropping the job, when the queue is full.
+func (m *Mailer) Later(compose func(ctx context.Context) (Message, bool)) bool {
 	select {
-	case m.queue <- msg:
+	case m.queue <- compose:
 		return true
 	default:
-		m.log.Error("mail queue full: message dropped", "to", msg.To, "subject", msg.Subject)
+		m.log.Error("mail queue full: a message was dropped")
 		return false
 	}
 }
 
-// Run delivers queued messages one by one until ctx ends; its owner starts
-// it once and cancels ctx to stop it. A failed delivery is logged.
+// Run composes and delivers queued messages one by one until ctx ends;
+// its owner starts it once and cancels ctx to stop it. A failed delivery
+// is logged.
 func (m *Mailer) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case msg := <-m.queue:
+		case compose := <-m.queue:
+			msg, ok := compose(ctx)
+			if !ok {
+				continue
+			}
 			if err := m.Send(ctx, msg); err != nil {
 				m.log.Error("deliver queued mail", "subject", msg.Subject, "cause", err.Error())
 			}

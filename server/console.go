@@ -133,7 +133,7 @@ func (s *Server) consolePage(c echo.Context, caller Caller) error {
 	v := views.ConsoleView{
 		Frame: f, UserID: caller.User.ID, CredentialsURL: pathCredentials,
 		SessionEnds: ends.UTC().Format("15:04 MST, 2 Jan 2006"), SessionEndsISO: isoTime(ends),
-		Credentials: make([]views.CredentialRow, 0, len(creds)),
+		Credentials: make([]views.CredentialRow, 0, len(creds)), Nudge: backupNudge(creds),
 	}
 	for _, cr := range creds {
 		v.Credentials = append(v.Credentials, credentialRow(cr))

@@ -28,10 +28,11 @@ func (s *Server) credentialsPage(c echo.Context, caller Caller) error {
 	if err != nil {
 		return err
 	}
-	v := views.CredentialsView{Frame: f, InitURL: apiCredentialsInit, CreateURL: apiCredentials, ProvidersURL: pathPasskeyProviders}
-	lastActive := countActive(creds) == 1
+	v := views.CredentialsView{Frame: f, InitURL: apiCredentialsInit, CreateURL: apiCredentials, ProvidersURL: pathPasskeyProviders,
+		Recovery: s.recoveryPanels(creds)}
+	last := lastSignIn(creds) // a recovery key cannot sign in: it does not count
 	for _, cr := range creds {
-		row := manageableCredentialRow(cr, lastActive && cr.IsActive)
+		row := manageableCredentialRow(cr, cr.ID == last)
 		if cr.Kind == store.CredentialFido2 {
 			v.Passkeys = append(v.Passkeys, row)
 		} else {
@@ -39,16 +40,6 @@ func (s *Server) credentialsPage(c echo.Context, caller Caller) error {
 		}
 	}
 	return s.render(c, http.StatusOK, views.CredentialsPage(v))
-}
-
-func countActive(creds []store.Credential) int {
-	n := 0
-	for _, c := range creds {
-		if c.IsActive {
-			n++
-		}
-	}
-	return n
 }
 
 // passkeyProviders answers the embedded AAGUID list. It is public data,
@@ -89,6 +80,9 @@ func credentialRow(c store.Credential) views.CredentialRow {
 // AAGUID; whether it syncs from its backup-eligible flag; a security key
 // is one that travels by USB, NFC or Bluetooth only.
 func describeCredential(c store.Credential) (description, storage, icon string) {
+	if c.Kind == store.CredentialRecoveryKey {
+		return "Recovery code", "Its key is encrypted under the code you saved", "key"
+	}
 	if c.Kind != store.CredentialFido2 {
 		return "Key for scripts", "", "key"
 	}
@@ -124,13 +118,16 @@ func manageableCredentialRow(c store.Credential, last bool) views.CredentialRow 
 	ref := map[string]string{"credentialUuid": c.ID}
 	row.Rename = signedForm(http.MethodPut, apiCredentialsName, ref)
 	var a views.SignedAction
-	if c.IsActive {
+	switch {
+	case c.IsArchived: // retired by a recovery or a newer recovery key: for good
+		return row
+	case c.IsActive:
 		a = signedAction("Deactivate", "deactivate-button", http.MethodPut, apiCredentialsOff, ref)
 		a.Danger = true
 		if last {
 			a.DisabledReason = "Your only active credential: add another before you deactivate it, or you could not sign in again."
 		}
-	} else {
+	default:
 		a = signedAction("Activate", "activate-button", http.MethodPut, apiCredentialsOn, ref)
 	}
 	a.Row, a.Signal = c.Name, "credentials"

@@ -62,9 +62,19 @@ func (s *Server) credentialsInit(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("begin credential: %w", err)
 	}
-	temp, err := s.tokens.IssueTemp(cc.ID, caller.User)
+	out, err := s.newCredentialChallenge(cc)
 	if err != nil {
-		return fmt.Errorf("issue temporary token: %w", err)
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// newCredentialChallenge is the answer of /auth/credentials/init and of
+// its code variant.
+func (s *Server) newCredentialChallenge(cc webauthn.CredentialChallenge) (credentialChallenge, error) {
+	temp, err := s.tokens.IssueTemp(cc.ID, cc.User)
+	if err != nil {
+		return credentialChallenge{}, fmt.Errorf("issue temporary token: %w", err)
 	}
 	out := credentialChallenge{
 		Kind: cc.Kind, User: registrationUser{ID: cc.User.UserHandle, DisplayName: cc.User.Name, Name: cc.User.Username},
@@ -77,7 +87,7 @@ func (s *Server) credentialsInit(c echo.Context) error {
 			ResidentKey: "required", RequireResidentKey: true, UserVerification: s.ceremonies.UserVerification(),
 		}
 	}
-	return c.JSON(http.StatusOK, out)
+	return out, nil
 }
 
 type createCredentialRequest struct {

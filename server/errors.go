@@ -53,6 +53,8 @@ func toAPIError(err error) *APIError {
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the service cannot answer now, try again shortly", Err: err}
 	case errors.As(err, &apiErr):
 		return apiErr
+	case recoveryErrors(err) != nil:
+		return recoveryErrors(err)
 	case errors.Is(err, webauthn.ErrChallenge), errors.Is(err, webauthn.ErrVerification):
 		return &APIError{Status: http.StatusUnauthorized, Code: "authentication_failed", Message: authFailedMessage, Err: err}
 	case errors.Is(err, webauthn.ErrInvitation):

@@ -30,7 +30,8 @@ const (
 // a browser navigation (it accepts text/html) outside the JSON API.
 func isPage(c echo.Context) bool {
 	p := c.Request().URL.Path
-	for _, prefix := range []string{"/auth", "/permissions", "/.well-known/", "/healthz", "/static/", "/session/login", "/session/registration"} {
+	for _, prefix := range []string{"/auth", "/permissions", "/.well-known/", "/healthz", "/static/", "/session/login", "/session/registration",
+		pathSessionRecovery, pathSessionCredentialCode, pathSessionQR} {
 		if strings.HasPrefix(p, prefix) {
 			return false
 		}
@@ -57,6 +58,8 @@ func (s *Server) renderErrorPage(c echo.Context, e *APIError) error {
 		title, msg = "This invitation can't be used", "The link is invalid, has expired or was already used. Ask your administrator for a new invitation."
 	case "cross_origin":
 		title, msg = "Request refused", "This request did not come from countersign's own pages, so it was refused."
+	case "invalid_code":
+		title, msg, _ = errorPageFor(e)
 	case "internal":
 		title, msg = "Something went wrong", "countersign could not complete this request. Try again in a moment."
 	}

@@ -34,6 +34,18 @@ func newLimiter(perSecond float64, what string) *limiter {
 	}
 }
 
+// newLimiterEvery is a bucket per key that refills one request every
+// every, holding at most burst.
+func newLimiterEvery(every time.Duration, burst int, what string) *limiter {
+	return &limiter{
+		buckets: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Every(every), Burst: burst, ExpiresIn: 10 * every,
+		}),
+		every: every,
+		what:  what,
+	}
+}
+
 // allow takes one token for key, or answers 429 with the time until the
 // next one.
 func (l *limiter) allow(key string) error {

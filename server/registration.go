@@ -73,19 +73,27 @@ func (s *Server) registrationInit(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("issue temporary token: %w", err)
 	}
-	return c.JSON(http.StatusOK, registrationChallenge{
-		User:                         registrationUser{ID: rc.User.UserHandle, DisplayName: rc.User.Name, Name: rc.User.Username},
-		TemporaryAuthenticationToken: temp.Token,
-		Challenge:                    rc.Challenge,
+	return c.JSON(http.StatusOK, s.newRegistrationChallenge(rc.User, rc.Challenge, temp.Token))
+}
+
+// newRegistrationChallenge is the challenge of a registration or a
+// recovery: the new credentials of u attest challenge.
+func (s *Server) newRegistrationChallenge(u store.User, challenge, temp string) registrationChallenge {
+	return registrationChallenge{
+		User:                         registrationUser{ID: u.UserHandle, DisplayName: u.Name, Name: u.Username},
+		TemporaryAuthenticationToken: temp,
+		Challenge:                    challenge,
 		RP:                           s.rp(),
-		SupportedCredentialKinds:     credentialKinds{FirstFactor: []string{store.CredentialFido2, store.CredentialKey}, SecondFactor: []string{}},
+		SupportedCredentialKinds: credentialKinds{
+			FirstFactor: []string{store.CredentialFido2, store.CredentialKey}, SecondFactor: []string{},
+		},
 		AuthenticatorSelection: authenticatorSelection{
 			ResidentKey: "required", RequireResidentKey: true, UserVerification: s.ceremonies.UserVerification(),
 		},
 		Attestation:        "none",
 		PubKeyCredParams:   pubKeyCredParams(),
 		ExcludeCredentials: []allowCredential{},
-	})
+	}
 }
 
 type registrationRequest struct {
@@ -95,11 +103,35 @@ type registrationRequest struct {
 }
 
 func (r *registrationRequest) validate() error {
-	if r.SecondFactorCredential != nil || r.RecoveryCredential != nil {
-		return fmt.Errorf("only firstFactorCredential is supported")
-	}
-	_, err := r.FirstFactorCredential.toDomain("firstFactorCredential")
+	_, _, err := r.credentials("")
 	return err
+}
+
+// credentials decodes the first factor and the optional recovery key
+// (spec §4.1; countersign has no second factor). prefix names the object
+// they are in, for messages.
+func (r *registrationRequest) credentials(prefix string) (webauthn.NewCredential, *webauthn.NewCredential, error) {
+	if r.SecondFactorCredential != nil {
+		return webauthn.NewCredential{}, nil, fmt.Errorf("%ssecondFactorCredential is not supported", prefix)
+	}
+	first, err := r.FirstFactorCredential.toDomain(prefix + "firstFactorCredential")
+	if err != nil {
+		return webauthn.NewCredential{}, nil, err
+	}
+	if first.Kind != store.CredentialFido2 && first.Kind != store.CredentialKey {
+		return webauthn.NewCredential{}, nil, fmt.Errorf("%sfirstFactorCredential.credentialKind must be Fido2 or Key", prefix)
+	}
+	if r.RecoveryCredential == nil {
+		return first, nil, nil
+	}
+	recovery, err := r.RecoveryCredential.toDomain(prefix + "recoveryCredential")
+	if err != nil {
+		return webauthn.NewCredential{}, nil, err
+	}
+	if recovery.Kind != store.CredentialRecoveryKey {
+		return webauthn.NewCredential{}, nil, fmt.Errorf("%srecoveryCredential.credentialKind must be RecoveryKey", prefix)
+	}
+	return first, &recovery, nil
 }
 
 type registrationResponse struct {
@@ -151,9 +183,9 @@ func (s *Server) finishRegistration(c echo.Context) (store.User, store.Credentia
 	if err := decodeBody(body, &req); err != nil {
 		return store.User{}, store.Credential{}, err
 	}
-	nc, _ := req.FirstFactorCredential.toDomain("firstFactorCredential") // validated by decodeBody
+	nc, recovery, _ := req.credentials("") // validated by decodeBody
 	sum := sha256.Sum256(body)
-	u, cred, err := s.ceremonies.FinishRegistration(c.Request().Context(), claims.ID, sum[:], nc)
+	u, cred, err := s.ceremonies.FinishRegistration(c.Request().Context(), claims.ID, sum[:], nc, recovery)
 	if err != nil {
 		return store.User{}, store.Credential{}, fmt.Errorf("finish registration: %w", err)
 	}

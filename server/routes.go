@@ -65,6 +65,17 @@ func (s *Server) routes() {
 	s.signed(http.MethodPut, "/auth/credentials/deactivate", s.deactivateCredential, takes(credentialRef{}), forPeople)
 	s.signed(http.MethodPut, "/auth/credentials/name", s.renameCredential, takes(renameCredentialRequest{}), forPeople)
 
+	// Recovery, reset links and credential codes (spec §4.1, §4.3, §4.8):
+	// nobody is signed in, the code or the recovery key is the proof.
+	e.PUT("/auth/registration/code", s.resendRegistrationCode, limited)
+	e.POST(apiRecoverCode, s.sendRecoveryCode, limited)
+	e.POST(apiRecoverInit, s.recoveryInit, limited)
+	e.POST(apiResetInit, s.resetInit, limited)
+	e.POST(apiRecover, s.recoverUser, limited)
+	e.POST(apiCredentialsCodeInit, s.credentialCodeInit, limited)
+	e.POST(apiCredentialsCodeVerify, s.credentialCodeVerify, limited)
+	s.signed(http.MethodPost, apiCredentialsCode, s.createCredentialCode, takes(createCredentialCodeRequest{}), forPeople)
+
 	perm := s.requirePermission
 	e.GET("/auth/action/logs", s.listAuditLogs, s.authenticate, perm("Auth:Logs:Read"))
 	e.GET("/auth/action/logs/:id", s.getAuditLog, s.authenticate, perm("Auth:Logs:Read"))
@@ -97,6 +108,9 @@ func (s *Server) routes() {
 	s.signed(http.MethodPut, "/auth/users/:userId/deactivate", s.deactivateUser, needs("Auth:Users:Deactivate"))
 	s.signed(http.MethodDelete, "/auth/users/:userId", s.archiveUser, needs("Auth:Users:Delete"))
 	s.signed(http.MethodPost, apiInvitation, s.reissueInvitation, needs("Auth:Users:Create"))
+	// An administrator's reset link: the operation of recovering another
+	// person (spec §7), with authority over them.
+	s.signed(http.MethodPost, "/auth/users/:userId/recovery", s.issueReset, needs("Auth:Recover:Delegated"))
 
 	// Permissions (spec §4.9).
 	s.signed(http.MethodPost, "/permissions", s.createPermission, takes(createPermissionRequest{}), needs("Permissions:Create"))
@@ -127,5 +141,10 @@ func (s *Server) routes() {
 	e.POST(pathSessionLogin, s.sessionLogin, s.requireSameOrigin, limited)
 	e.POST(pathSessionRegistration, s.sessionRegistration, s.requireSameOrigin, limited)
 	e.POST(pathSessionLogout, s.sessionLogout, s.requireSameOrigin)
+	e.GET(pathRecover, s.recoverPage)
+	e.GET(pathAddPasskey, s.addPasskeyPage)
+	e.POST(pathSessionRecovery, s.sessionRecovery, s.requireSameOrigin, limited)
+	e.POST(pathSessionCredentialCode, s.sessionCredentialCode, s.requireSameOrigin, limited)
+	e.POST(pathSessionQR, s.sessionQR, s.requireSameOrigin)
 	e.StaticFS("/static", static.FS)
 }

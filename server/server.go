@@ -67,6 +67,7 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 	PendingMigrations(ctx context.Context) (int, error)
+	PutCodeSigned(ctx context.Context, s store.Signed, c store.Code) error
 }
 
 // Options configure the HTTP edge.
@@ -93,8 +94,11 @@ type Options struct {
 	Upstreams []gateway.Compiled
 	// SessionTTL bounds the console's session cookie.
 	SessionTTL time.Duration
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Mail delivers invitations, registration codes, recovery codes and
+	// reset links; nil when no SMTP server is configured.
+	Mail   Mailer
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Metrics receives the request, ceremony and user-action counts; nil
 	// gives the server a registry of its own that nobody serves.
 	Metrics *metrics.Metrics
@@ -124,6 +128,7 @@ type Server struct {
 	gatewayOps     []string // the operations the upstreams' routes declare
 	proxies        map[string]*httputil.ReverseProxy
 	upstreamLimits map[string]*limiter
+	mailLimits     mailLimits
 }
 
 // New builds the server and its route table. It loads (or, on first start,
@@ -164,7 +169,8 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 		perAddress: newLimiter(opts.RateLimit, "this address"), perAccount: newLimiter(opts.AccountRateLimit, "this account"),
 		metrics: opts.Metrics, routePaths: map[string]bool{},
 		upstreams: opts.Upstreams, gatewayOps: gateway.Operations(opts.Upstreams),
-		proxies: map[string]*httputil.ReverseProxy{}, upstreamLimits: map[string]*limiter{}}
+		proxies: map[string]*httputil.ReverseProxy{}, upstreamLimits: map[string]*limiter{},
+		mailLimits: newMailLimits()}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	if err := s.mountUpstreams(); err != nil {

@@ -71,6 +71,12 @@ var unsignedMutations = map[string]bool{
 	"POST /auth/login/init": true, "POST /auth/login": true, "PUT /auth/logout": true,
 	"POST /auth/action/init": true, "POST /auth/action": true, "POST /auth/credentials/init": true,
 	"POST " + pathSessionLogin: true, "POST " + pathSessionRegistration: true, "POST " + pathSessionLogout: true,
+	// Recovery and credential codes: the code, link or recovery key is the
+	// proof, and nobody is signed in (spec §4.1, §4.3, §4.8).
+	"PUT /auth/registration/code": true, "POST " + apiRecoverCode: true, "POST " + apiRecoverInit: true,
+	"POST " + apiResetInit: true, "POST " + apiRecover: true,
+	"POST " + apiCredentialsCodeInit: true, "POST " + apiCredentialsCodeVerify: true,
+	"POST " + pathSessionRecovery: true, "POST " + pathSessionCredentialCode: true, "POST " + pathSessionQR: true,
 }
 
 // signedRouteFor finds the signed route that would serve method and the

@@ -73,7 +73,13 @@ func destructive(format string, args ...any) actionSummary {
 // route table and fails on a signed route without one.
 var summaryRoutes = []summaryRoute{
 	{"POST /auth/credentials", func(in summaryInput) actionSummary {
+		if in.b.CredentialKind == store.CredentialRecoveryKey {
+			return sentence("Save a new recovery code (the recovery key %q): it can recover your account, and any earlier recovery code stops working", in.b.CredentialName)
+		}
 		return sentence("Add %s: it can then sign in and approve actions as you", in.newCredential())
+	}},
+	{"POST /auth/credentials/code", func(in summaryInput) actionSummary {
+		return sentence("Make a one-time code, valid a few minutes, that adds a passkey or key to your account from another device: whoever uses it first adds one")
 	}},
 	{"PUT /auth/credentials/activate", func(in summaryInput) actionSummary {
 		return sentence("Activate %s: it can sign in and approve actions as you again", in.credential(in.b.CredentialUUID))
@@ -122,6 +128,9 @@ var summaryRoutes = []summaryRoute{
 	{"POST /auth/users", func(in summaryInput) actionSummary {
 		return sentence("Invite %s as a user: the one-time invitation link is valid for %s, and they hold no permission until one is assigned",
 			in.b.Email, in.invitationValidity())
+	}},
+	{"POST /auth/users/:userId/recovery", func(in summaryInput) actionSummary {
+		return destructive("Issue a reset link for the user %s: opening it creates a new passkey and retires every credential, token and session of the account", in.param(0))
 	}},
 	{"POST /auth/users/:userId/invitation", func(in summaryInput) actionSummary {
 		return sentence("Issue a new invitation link for the user %s: the previous link stops working, and the new one is valid for %s; whoever opens it becomes this user",
@@ -402,8 +411,11 @@ func (in summaryInput) credential(id string) string {
 }
 
 func credentialNoun(kind string) string {
-	if kind == store.CredentialFido2 {
+	switch kind {
+	case store.CredentialFido2:
 		return "passkey"
+	case store.CredentialRecoveryKey:
+		return "recovery key"
 	}
 	return "key"
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -32,6 +31,8 @@ type userView struct {
 	ExternalID            string           `json:"externalId,omitempty"`
 	RegistrationCode      string           `json:"registrationCode,omitempty"`
 	RegistrationURL       string           `json:"registrationUrl,omitempty"`
+	// RegistrationEmailed: the link was also e-mailed to the user.
+	RegistrationEmailed bool `json:"registrationEmailed,omitempty"`
 }
 
 func (s *Server) userView(c echo.Context, u store.User) (userView, error) {
@@ -103,8 +104,9 @@ func (s *Server) createUser(c echo.Context) error {
 		return err
 	}
 	v.RegistrationCode = inv.Code
-	q := url.Values{"org": {caller.User.OrgID}, "username": {inv.Invitation.User.Username}, "code": {inv.Code}}
-	v.RegistrationURL = s.opts.Origins[0] + pathRegister + "?" + q.Encode()
+	inv.User = inv.Invitation.User
+	v.RegistrationURL = s.registrationURL(inv.User.OrgID, inv.User.Username, inv.Code)
+	v.RegistrationEmailed = s.mailInvitation(c.Request().Context(), inv)
 	return c.JSON(http.StatusOK, v)
 }
 

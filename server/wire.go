@@ -73,7 +73,7 @@ func (nc *newCredential) toDomain(field string) (webauthn.NewCredential, error) 
 	}
 	return webauthn.NewCredential{
 		Kind: nc.CredentialKind, CredID: ci.CredID, ClientData: clientData, AttestationData: att,
-		Name: nc.CredentialName, Transports: ci.Transports,
+		Name: nc.CredentialName, Transports: ci.Transports, EncryptedPrivateKey: nc.EncryptedPrivateKey,
 	}, nil
 }
 

@@ -132,6 +132,7 @@ type ConsoleView struct {
 	SessionEndsISO string // for <time datetime>
 	CredentialsURL string // the Credentials page
 	Credentials    []CredentialRow
+	Nudge          *BackupNudge // nil once the person has a backup
 }
 
 // CredentialsView is the page where a person manages the passkeys and keys
@@ -143,6 +144,7 @@ type CredentialsView struct {
 	ProvidersURL string // GET {aaguid: name}: names a new passkey after its provider
 	Passkeys     []CredentialRow
 	Keys         []CredentialRow // keys for scripts
+	Recovery     RecoveryPanels
 }
 
 // ActivityRow is one entry of the security log: an approved signed

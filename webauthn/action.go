@@ -25,8 +25,8 @@ type Identity struct {
 // §5.3): a person signs with their own credentials, never with a token's
 // key; a PAT only with its own key; a service account with its keys.
 func (id Identity) signsWith(c store.Credential) bool {
-	if !c.IsActive || c.UserID != id.UserID {
-		return false
+	if !c.IsActive || c.UserID != id.UserID || c.Kind == store.CredentialRecoveryKey {
+		return false // a recovery key signs a recovery, nothing else
 	}
 	switch id.TokenKind {
 	case store.TokenPAT:

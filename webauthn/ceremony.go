@@ -38,6 +38,11 @@ type Store interface {
 	CreateUserAction(ctx context.Context, a store.UserAction) error
 	GetUserAction(ctx context.Context, id string) (store.UserAction, error)
 	RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (bool, error)
+	PutCode(ctx context.Context, c store.Code) error
+	GetCode(ctx context.Context, purpose, userID string) (store.Code, error)
+	FindCode(ctx context.Context, purpose string, codeHash []byte, now time.Time) (store.Code, error)
+	CompleteCredentialCode(ctx context.Context, codeHash []byte, now time.Time, c store.Credential, audit store.AuditEntry) error
+	Recover(ctx context.Context, r store.Recovery) error
 }
 
 // Options configure the ceremonies. RP id, name and origins come from
@@ -49,6 +54,13 @@ type Options struct {
 	ChallengeTTL     time.Duration // default 5 min
 	ActionTTL        time.Duration // lifetime of a user-action token, default 5 min
 	CodeTTL          time.Duration // registration code lifetime, default 24 h
+	// RecoveryCodeTTL is the lifetime of a recovery verification code
+	// (default 15 min), ResetTTL of a reset link (default 24 h), and
+	// MaxCredentialCodeTTL the longest a credential code may live (default
+	// 5 min: it adds a credential to the account, unsigned).
+	RecoveryCodeTTL      time.Duration
+	ResetTTL             time.Duration
+	MaxCredentialCodeTTL time.Duration
 	UserVerification string        // "required" (default), "preferred" or "discouraged"
 	// MaxOpenChallenges caps the open action and credential challenges of
 	// one identity (default 32): asking for more replaces the oldest.
@@ -78,6 +90,15 @@ func New(st Store, opts Options) (*Ceremonies, error) {
 	}
 	if opts.CodeTTL == 0 {
 		opts.CodeTTL = 24 * time.Hour
+	}
+	if opts.RecoveryCodeTTL == 0 {
+		opts.RecoveryCodeTTL = 15 * time.Minute
+	}
+	if opts.ResetTTL == 0 {
+		opts.ResetTTL = 24 * time.Hour
+	}
+	if opts.MaxCredentialCodeTTL == 0 {
+		opts.MaxCredentialCodeTTL = 5 * time.Minute
 	}
 	if opts.UserVerification == "" {
 		opts.UserVerification = "required"
@@ -132,7 +153,7 @@ func (o Options) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("user verification %q is not required, preferred or discouraged", o.UserVerification))
 	}
-	if o.ChallengeTTL < 0 || o.CodeTTL < 0 {
+	if o.ChallengeTTL < 0 || o.CodeTTL < 0 || o.RecoveryCodeTTL < 0 || o.ResetTTL < 0 || o.MaxCredentialCodeTTL < 0 {
 		errs = append(errs, errors.New("lifetimes must be positive"))
 	}
 	if o.MaxOpenChallenges < 1 || o.ActionMismatches < 1 {
@@ -146,6 +167,9 @@ func (cs *Ceremonies) RPID() string { return cs.opts.RPID }
 
 // RPName is the relying party's display name.
 func (cs *Ceremonies) RPName() string { return cs.opts.RPName }
+
+// MaxCredentialCodeTTL is the longest a credential code may live.
+func (cs *Ceremonies) MaxCredentialCodeTTL() time.Duration { return cs.opts.MaxCredentialCodeTTL }
 
 // UserVerification is the user verification requirement sent to clients.
 func (cs *Ceremonies) UserVerification() string { return cs.opts.UserVerification }

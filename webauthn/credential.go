@@ -26,7 +26,7 @@ type credentialData struct {
 // BeginCredential stores the challenge a new credential of the caller will
 // attest (spec §4.3).
 func (cs *Ceremonies) BeginCredential(ctx context.Context, id Identity, kind string) (CredentialChallenge, error) {
-	if kind != store.CredentialFido2 && kind != store.CredentialKey {
+	if kind != store.CredentialFido2 && kind != store.CredentialKey && kind != store.CredentialRecoveryKey {
 		return CredentialChallenge{}, fmt.Errorf("credential kind %q: %w", kind, ErrUnsupportedKind)
 	}
 	u, err := cs.store.GetUser(ctx, id.UserID)
@@ -39,7 +39,7 @@ func (cs *Ceremonies) BeginCredential(ctx context.Context, id Identity, kind str
 	}
 	cc := CredentialChallenge{ID: store.NewID("ch"), Kind: kind, Challenge: newChallenge(), User: u, Exclude: []AllowedCredential{}}
 	for _, c := range creds {
-		if c.Kind == store.CredentialFido2 && c.TokenID == "" {
+		if c.Kind == store.CredentialFido2 && c.TokenID == "" && !c.IsArchived {
 			cc.Exclude = append(cc.Exclude, AllowedCredential{CredID: c.CredID, Transports: c.Transports})
 		}
 	}

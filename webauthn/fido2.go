@@ -124,7 +124,7 @@ func protocolDetail(err error) string {
 // credentials keep the PEM they registered with, Fido2 credentials have their
 // COSE key converted. "" when a COSE key cannot be expressed as SPKI.
 func CredentialPublicKeyPEM(c store.Credential) string {
-	if c.Kind == store.CredentialKey {
+	if c.Kind == store.CredentialKey || c.Kind == store.CredentialRecoveryKey {
 		return string(c.PublicKey)
 	}
 	out := webauthncose.DisplayPublicKey(c.PublicKey)

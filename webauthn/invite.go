@@ -183,3 +183,20 @@ func (cs *Ceremonies) Reinvite(ctx context.Context, orgID, username string) (Inv
 	}
 	return Invited{Org: org, User: u, Code: code, ExpiresAt: rc.ExpiresAt}, nil
 }
+
+// LookUpInvitee returns the active person invited under username of orgID
+// who has not registered yet: ErrNotFound when there is none, ErrRegistered
+// when they have registered.
+func (cs *Ceremonies) LookUpInvitee(ctx context.Context, orgID, username string) (store.User, error) {
+	u, err := cs.store.GetUserByUsername(ctx, orgID, strings.TrimSpace(username))
+	if err != nil {
+		return store.User{}, fmt.Errorf("load user %q: %w", username, err)
+	}
+	switch {
+	case u.IsServiceAccount || !u.IsActive || u.IsArchived:
+		return store.User{}, fmt.Errorf("user %s cannot be invited: %w", u.ID, store.ErrNotFound)
+	case u.IsRegistered:
+		return store.User{}, fmt.Errorf("user %s: %w", u.ID, ErrRegistered)
+	}
+	return u, nil
+}

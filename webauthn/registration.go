@@ -30,7 +30,15 @@ type NewCredential struct {
 	AttestationData []byte
 	Name            string
 	Transports      []string // optional hint from the browser
+	// EncryptedPrivateKey is a RecoveryKey's private key as the client
+	// encrypted it: kept as is and handed back at recovery.
+	EncryptedPrivateKey string
 }
+
+// maxEncryptedKey bounds what the server keeps of a recovery key's
+// encrypted private key: ours is about 250 characters, an RSA-4096 key
+// under any scheme well below this.
+const maxEncryptedKey = 8 << 10
 
 // RegistrationChallenge is the server side of /auth/registration/init.
 type RegistrationChallenge struct {
@@ -105,7 +113,10 @@ func (cs *Ceremonies) checkInvitation(ctx context.Context, orgID, username, code
 // result: the same request sent again while the challenge would still have
 // been valid, because its answer was lost, gets the same result instead of
 // a refusal. Any other request for a finished ceremony is ErrChallenge.
-func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string, requestHash []byte, nc NewCredential) (store.User, store.Credential, error) {
+//
+// recovery, when set, is a recovery key registered with the first
+// credential (spec §4.1 recoveryCredential), attesting the same challenge.
+func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string, requestHash []byte, nc NewCredential, recovery *NewCredential) (store.User, store.Credential, error) {
 	ch, err := cs.consume(ctx, challengeID, store.PurposeRegistration)
 	if errors.Is(err, ErrChallenge) {
 		if u, cred, ok := cs.repeatedRegistration(ctx, challengeID, requestHash); ok {
@@ -123,12 +134,13 @@ func (cs *Ceremonies) FinishRegistration(ctx context.Context, challengeID string
 	if err != nil {
 		return store.User{}, store.Credential{}, fmt.Errorf("load user %s: %w", ch.UserID, err)
 	}
-	cred, err := cs.verifyNewCredential(ch, u, nc)
+	creds, err := cs.verifyNewCredentials(ch, u, nc, recovery)
 	if err != nil {
 		return store.User{}, store.Credential{}, err
 	}
+	cred := creds[0]
 	err = cs.store.CompleteRegistration(ctx, store.Registration{
-		UserID: u.ID, CodeHash: data.CodeHash, Now: cs.opts.Now(), Credentials: []store.Credential{cred},
+		UserID: u.ID, CodeHash: data.CodeHash, Now: cs.opts.Now(), Credentials: creds,
 		CeremonyID: ch.ID, RequestHash: requestHash, ResultUntil: ch.ExpiresAt,
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -160,6 +172,34 @@ func (cs *Ceremonies) repeatedRegistration(ctx context.Context, challengeID stri
 	return u, cred, true
 }
 
+// verifyNewCredentials checks the credentials a registration or a
+// recovery brings, all attesting ch: a first factor that signs in (Fido2
+// or Key) and optionally a recovery key.
+func (cs *Ceremonies) verifyNewCredentials(ch store.Challenge, u store.User, first NewCredential, recovery *NewCredential) ([]store.Credential, error) {
+	if first.Kind != store.CredentialFido2 && first.Kind != store.CredentialKey {
+		return nil, fmt.Errorf("first factor kind %q: %w", first.Kind, ErrUnsupportedKind)
+	}
+	cred, err := cs.verifyNewCredential(ch, u, first)
+	if err != nil {
+		return nil, err
+	}
+	creds := []store.Credential{cred}
+	if recovery != nil {
+		if recovery.Kind != store.CredentialRecoveryKey {
+			return nil, fmt.Errorf("recovery credential kind %q: %w", recovery.Kind, ErrUnsupportedKind)
+		}
+		rk, err := cs.verifyNewCredential(ch, u, *recovery)
+		if err != nil {
+			return nil, err
+		}
+		if rk.CredID == cred.CredID {
+			return nil, fmt.Errorf("recovery key reuses the first credential's id: %w", ErrVerification)
+		}
+		creds = append(creds, rk)
+	}
+	return creds, nil
+}
+
 // verifyNewCredential checks a new credential's attestation of the
 // challenge and returns it ready to store.
 func (cs *Ceremonies) verifyNewCredential(ch store.Challenge, u store.User, nc NewCredential) (store.Credential, error) {
@@ -168,8 +208,12 @@ func (cs *Ceremonies) verifyNewCredential(ch store.Challenge, u store.User, nc N
 		ID: store.NewID("cr"), OrgID: u.OrgID, UserID: u.ID, Kind: nc.Kind,
 		Name: strings.TrimSpace(nc.Name), IsActive: true, CreatedAt: now,
 	}
+	if nc.EncryptedPrivateKey != "" && nc.Kind != store.CredentialRecoveryKey {
+		return store.Credential{}, fmt.Errorf("encryptedPrivateKey on a %s credential: %w", nc.Kind, ErrInvalidInput)
+	}
 	switch nc.Kind {
-	case store.CredentialKey:
+	case store.CredentialKey, store.CredentialRecoveryKey:
+		// A recovery key attests like a Key credential (spec §2.4).
 		pem, err := VerifyKeyAttestation(ch.Challenge, nc.ClientData, nc.AttestationData)
 		if err != nil {
 			return store.Credential{}, fmt.Errorf("key attestation: %w", err)
@@ -177,9 +221,12 @@ func (cs *Ceremonies) verifyNewCredential(ch store.Challenge, u store.User, nc N
 		if nc.CredID == "" || len(nc.CredID) > 512 {
 			return store.Credential{}, fmt.Errorf("key credential id length %d: %w", len(nc.CredID), ErrVerification)
 		}
-		cred.CredID, cred.PublicKey = nc.CredID, []byte(pem)
+		if len(nc.EncryptedPrivateKey) > maxEncryptedKey {
+			return store.Credential{}, fmt.Errorf("encryptedPrivateKey is over %d characters: %w", maxEncryptedKey, ErrInvalidInput)
+		}
+		cred.CredID, cred.PublicKey, cred.EncryptedPrivateKey = nc.CredID, []byte(pem), nc.EncryptedPrivateKey
 		if cred.Name == "" {
-			cred.Name = "Key"
+			cred.Name = map[string]string{store.CredentialKey: "Key", store.CredentialRecoveryKey: "Recovery key"}[nc.Kind]
 		}
 	case store.CredentialFido2:
 		gc, origin, err := cs.verifyFido2Attestation(ch, u, nc)
