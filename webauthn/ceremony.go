@@ -48,12 +48,12 @@ type Store interface {
 // Options configure the ceremonies. RP id, name and origins come from
 // validated configuration, never from a request.
 type Options struct {
-	RPID             string
-	RPName           string
-	Origins          []string      // exact allow-list, e.g. http://localhost:8080
-	ChallengeTTL     time.Duration // default 5 min
-	ActionTTL        time.Duration // lifetime of a user-action token, default 5 min
-	CodeTTL          time.Duration // registration code lifetime, default 24 h
+	RPID         string
+	RPName       string
+	Origins      []string      // exact allow-list, e.g. http://localhost:8080
+	ChallengeTTL time.Duration // default 5 min
+	ActionTTL    time.Duration // lifetime of a user-action token, default 5 min
+	CodeTTL      time.Duration // registration code lifetime, default 24 h
 	// RecoveryCodeTTL is the lifetime of a recovery verification code
 	// (default 15 min), ResetTTL of a reset link (default 24 h), and
 	// MaxCredentialCodeTTL the longest a credential code may live (default
@@ -61,7 +61,7 @@ type Options struct {
 	RecoveryCodeTTL      time.Duration
 	ResetTTL             time.Duration
 	MaxCredentialCodeTTL time.Duration
-	UserVerification string        // "required" (default), "preferred" or "discouraged"
+	UserVerification     string // "required" (default), "preferred" or "discouraged"
 	// MaxOpenChallenges caps the open action and credential challenges of
 	// one identity (default 32): asking for more replaces the oldest.
 	MaxOpenChallenges int
