@@ -47,10 +47,10 @@ type mailLimits struct {
 	perAddress *limiter
 }
 
-func newMailLimits() mailLimits {
+func newMailLimits(every time.Duration) mailLimits {
 	return mailLimits{
-		perAccount: newLimiterEvery(20*time.Second, 3, "this account"),
-		perAddress: newLimiterEvery(6*time.Second, 10, "this address"),
+		perAccount: newLimiterEvery(every, 3, "this account"),
+		perAddress: newLimiterEvery(every/3, 10, "this address"),
 	}
 }
 

@@ -96,9 +96,14 @@ type Options struct {
 	SessionTTL time.Duration
 	// Mail delivers invitations, registration codes, recovery codes and
 	// reset links; nil when no SMTP server is configured.
-	Mail   Mailer
-	Now    func() time.Time
-	Logger *slog.Logger
+	Mail Mailer
+	// MailInterval is how often, on average, anybody can make countersign
+	// write to one account (a recovery code, a registration link), after
+	// a burst of 3; one address gets a third of it, after a burst of 10.
+	// Default 20 s.
+	MailInterval time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
 	// Metrics receives the request, ceremony and user-action counts; nil
 	// gives the server a registry of its own that nobody serves.
 	Metrics *metrics.Metrics
@@ -146,6 +151,9 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MailInterval <= 0 {
+		opts.MailInterval = 20 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -170,7 +178,7 @@ func New(ctx context.Context, st Store, ceremonies *webauthn.Ceremonies, tokens 
 		metrics: opts.Metrics, routePaths: map[string]bool{},
 		upstreams: opts.Upstreams, gatewayOps: gateway.Operations(opts.Upstreams),
 		proxies: map[string]*httputil.ReverseProxy{}, upstreamLimits: map[string]*limiter{},
-		mailLimits: newMailLimits()}
+		mailLimits: newMailLimits(opts.MailInterval)}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	if err := s.mountUpstreams(); err != nil {

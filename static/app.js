@@ -393,8 +393,11 @@ async function register(root, button) {
     say(root, messages.saving);
     const json = credentialJSON(credential);
     const body = registrationBody(json, await passkeyName(credential, json, providersUrl));
+    const recovery = root.querySelector('[data-recovery-option]')?.checked ? await newRecoveryCredential(ch) : null;
+    if (recovery) body.recoveryCredential = recovery.credential;
     const done = await postJSON(finishUrl, body, { token: ch.temporaryAuthenticationToken });
     await signalSignedIn(done.signal);
+    if (recovery) await showSavedRecoveryCode(root, recovery.code);
     follow(done.next);
   } catch (err) {
     fail(root, button, err);
@@ -1005,6 +1008,8 @@ const formActions = {
   'create-service-account': createToken,
   'own-key': ownKey,
   'upstream-request': upstreamRequest,
+  'recovery-code': createRecoveryCode,
+  'credential-code': createCredentialCodeLink,
 };
 
 // ---------------------------------------------------------------------------
@@ -1118,9 +1123,276 @@ function initConsole(root) {
   });
 }
 
+// ---------------------------------------------------------------------------
+// Recovery (issue 10): recovery codes, the /recover page, and passkeys
+// added on another device with a credential code.
+//
+// A recovery code is 25 characters of Crockford's base32 (125 random bits)
+// that the person writes down. The browser makes a P-256 key pair, the
+// recovery key, registers its public key (a RecoveryKey credential, spec
+// §4.8) and sends only the private key encrypted under the code; the
+// server never sees the code. The format, also in the README:
+//   credId              = base64url(HKDF-SHA256(code, salt = "", info =
+//                         "countersign recovery credential id v1", 32 bytes))
+//   encryptedPrivateKey = JSON {"v":1, "kdf":"HKDF-SHA256", "cipher":"AES-256-GCM",
+//                         "salt", "iv", "data"} (base64url), where the AES key is
+//                         HKDF-SHA256(code, salt, info = "countersign recovery key v1"),
+//                         data = AES-GCM(PKCS #8 DER of the private key,
+//                         additional data = UTF-8 of credId)
+// and code is the normalised code: upper case, no separators, I and L as 1,
+// O as 0.
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const RECOVERY_KEY_INFO = 'countersign recovery key v1';
+const RECOVERY_ID_INFO = 'countersign recovery credential id v1';
+
+const recoveryText = {
+  codeSent: 'If this account can be recovered, a verification code is on its way to its e-mail address.',
+  needUsername: 'Enter your username first.',
+  needCodes: 'Enter the verification code from the e-mail and your recovery code.',
+  wrongRecoveryCode: "That recovery code doesn't open the recovery key of this account. Check it and try again.",
+  recovering: 'Follow the prompt to create your new passkey.',
+  saving: 'Saving your new passkey…',
+  added: 'Passkey added. Signing in…',
+};
+
+// utf8 is the UTF-8 bytes of text.
+function utf8(text) {
+  return new TextEncoder().encode(text);
+}
+
+// newRecoveryCode is 25 random characters in five groups of five.
+function newRecoveryCode() {
+  const raw = crypto.getRandomValues(new Uint8Array(25));
+  const chars = Array.from(raw, (b) => CROCKFORD[b & 31]).join('');
+  return chars.match(/.{5}/g).join('-');
+}
+
+// normalizeCode reads a typed code back as Crockford's base32 says.
+function normalizeCode(text) {
+  return text.toUpperCase().replace(/[\s-]/g, '').replace(/[IL]/g, '1').replace(/O/g, '0');
+}
+
+async function hkdf(code, salt, info) {
+  const ikm = await crypto.subtle.importKey('raw', utf8(code), 'HKDF', false, ['deriveBits', 'deriveKey']);
+  return { ikm, params: { name: 'HKDF', hash: 'SHA-256', salt, info: utf8(info) } };
+}
+
+// recoveryCredId is the credential id of the recovery key of a code.
+async function recoveryCredId(code) {
+  const { ikm, params } = await hkdf(code, new Uint8Array(0), RECOVERY_ID_INFO);
+  return base64url(await crypto.subtle.deriveBits(params, ikm, 256));
+}
+
+async function recoveryAESKey(code, salt) {
+  const { ikm, params } = await hkdf(code, salt, RECOVERY_KEY_INFO);
+  return crypto.subtle.deriveKey(params, ikm, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+}
+
+async function encryptRecoveryKey(code, pkcs8, credId) {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const key = await recoveryAESKey(code, salt);
+  const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8(credId) }, key, pkcs8);
+  return JSON.stringify({
+    v: 1, kdf: 'HKDF-SHA256', cipher: 'AES-256-GCM', salt: base64url(salt), iv: base64url(iv), data: base64url(data),
+  });
+}
+
+// decryptRecoveryKey opens an encryptedPrivateKey with the code, or throws
+// an APIError saying the code is wrong.
+async function decryptRecoveryKey(code, encrypted, credId) {
+  try {
+    const box = JSON.parse(encrypted);
+    if (box.v !== 1) throw new Error(`unknown recovery key format ${box.v}`);
+    const key = await recoveryAESKey(code, base64url(box.salt));
+    const pkcs8 = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: base64url(box.iv), additionalData: utf8(credId) }, key, base64url(box.data));
+    return await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  } catch (err) {
+    console.error(err);
+    throw new APIError('invalid_recovery_credential', recoveryText.wrongRecoveryCode);
+  }
+}
+
+// newRecoveryCredential makes a recovery code and its recovery key, which
+// attests challenge ch (a registration, recovery or credential challenge),
+// and returns the code and the NewCredential (spec §3) to send.
+async function newRecoveryCredential(ch) {
+  const code = newRecoveryCode();
+  const normal = normalizeCode(code);
+  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const [spki, pkcs8] = await Promise.all([
+    crypto.subtle.exportKey('spki', pair.publicKey),
+    crypto.subtle.exportKey('pkcs8', pair.privateKey),
+  ]);
+  const credId = await recoveryCredId(normal);
+  const key = { privateKey: pair.privateKey, publicKeyPem: pem('PUBLIC KEY', spki) };
+  const credential = {
+    credentialKind: 'RecoveryKey',
+    credentialName: 'Recovery code',
+    credentialInfo: await keyAttestation(key, ch.challenge, credId),
+    encryptedPrivateKey: await encryptRecoveryKey(normal, pkcs8, credId),
+  };
+  return { code, credential };
+}
+
+// showSavedRecoveryCode shows a recovery code made with a new account or a
+// recovery, and resolves once the person says they saved it.
+function showSavedRecoveryCode(root, code) {
+  const panel = root.querySelector('[data-recovery-reveal]');
+  panel.querySelector('[data-slot="recoveryCode"]').textContent = code;
+  panel.hidden = false;
+  say(root, '');
+  panel.focus({ preventScroll: true });
+  return new Promise((resolve) => {
+    panel.querySelector('[data-action="continue"]').addEventListener('click', resolve, { once: true });
+  });
+}
+
+// createRecoveryCode (Credentials) makes a recovery code and adds its
+// recovery key, which replaces any earlier one, under User Action Signing.
+async function createRecoveryCode(root, form) {
+  const ch = await postJSON(form.dataset.initUrl, { kind: 'RecoveryKey' });
+  say(root, consoleText.generating);
+  const { code, credential } = await newRecoveryCredential(ch);
+  const body = { ...credential, challengeIdentifier: ch.challengeIdentifier };
+  const { summary } = await signedRequest(root, { method: 'POST', path: form.dataset.createUrl, body });
+  reveal(form, { recoveryCode: code });
+  await refreshLists(root);
+  return done(summary);
+}
+
+// createCredentialCodeLink (Credentials) makes a credential code and shows
+// its link with the QR code the server draws of it.
+async function createCredentialCodeLink(root, form) {
+  const { codeUrl, qrUrl, addUrl, ttl } = form.dataset;
+  const expiration = new Date(Date.now() + Math.max(Number(ttl) - 30, 30) * 1000).toISOString();
+  const { data, summary } = await signedRequest(root, { method: 'POST', path: codeUrl, body: { expiration } });
+  const link = `${addUrl}?${new URLSearchParams({ code: data.code })}`;
+  const { image } = await postJSON(qrUrl, { text: link });
+  const panel = form.querySelector('[data-credential-code]');
+  const img = Object.assign(document.createElement('img'), { src: image, alt: 'QR code of the link', width: 220, height: 220 });
+  panel.querySelector('[data-slot="qr"]').replaceChildren(img);
+  panel.querySelector('[data-slot="link"]').textContent = link;
+  panel.querySelector('[data-slot="expires"]').textContent = new Date(data.expiration).toLocaleTimeString();
+  panel.hidden = false;
+  return done(summary);
+}
+
+// newPasskeyForChallenge creates a passkey for a registration-shaped
+// challenge and returns its NewCredential.
+async function newPasskeyForChallenge(root, ch) {
+  say(root, recoveryText.recovering);
+  const credential = await navigator.credentials.create({ publicKey: creationOptions(ch) });
+  say(root, recoveryText.saving);
+  const json = credentialJSON(credential);
+  return registrationBody(json, await passkeyName(credential, json, root.dataset.providersUrl)).firstFactorCredential;
+}
+
+// recoverySignature is the recovery key's assertion over the new
+// credentials (spec §4.8): clientData's challenge is base64url of their
+// JSON, signed as a Key credential signs (ECDSA P-256, DER).
+async function recoverySignature(key, credId, newCredentials) {
+  const challenge = base64url(utf8(JSON.stringify(newCredentials)));
+  const clientData = utf8(JSON.stringify({ type: 'key.get', challenge }));
+  const raw = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, clientData);
+  return {
+    kind: 'RecoveryKey',
+    credentialAssertion: { credId, clientData: base64url(clientData), signature: base64url(derSignature(raw)) },
+  };
+}
+
+// recoverAccount runs the /recover page: a verification code by e-mail,
+// then the recovery code opens the recovery key, which signs the new
+// passkey (and a new recovery code); or a reset link's new passkey.
+async function recoverAccount(form, button) {
+  const { orgId, resetCode, codeUrl, initUrl, finishUrl } = form.dataset;
+  const username = form.elements.username?.value.trim();
+  if (button.value === 'code') {
+    if (!username) throw new APIError('invalid_request', recoveryText.needUsername);
+    await postJSON(codeUrl, { username, orgId });
+    return recoveryText.codeSent;
+  }
+  let key, credId, ch;
+  if (resetCode) {
+    ch = await postJSON(initUrl, { code: resetCode });
+  } else {
+    const verificationCode = form.elements.verificationCode.value.trim();
+    const code = normalizeCode(form.elements.recoveryCode.value);
+    if (!username) throw new APIError('invalid_request', recoveryText.needUsername);
+    if (!verificationCode || !code) throw new APIError('invalid_request', recoveryText.needCodes);
+    credId = await recoveryCredId(code);
+    ch = await postJSON(initUrl, { username, verificationCode, orgId, credentialId: credId });
+    const allowed = ch.allowedRecoveryCredentials.find((c) => c.id === credId);
+    if (!allowed) throw new APIError('invalid_recovery_credential', recoveryText.wrongRecoveryCode);
+    key = await decryptRecoveryKey(code, allowed.encryptedRecoveryKey, credId);
+  }
+  const firstFactorCredential = await newPasskeyForChallenge(form, ch);
+  const next = await newRecoveryCredential(ch);
+  const newCredentials = { firstFactorCredential, recoveryCredential: next.credential };
+  const body = key ? { recovery: await recoverySignature(key, credId, newCredentials), newCredentials } : { newCredentials };
+  const signedIn = await postJSON(finishUrl, body, { token: ch.temporaryAuthenticationToken });
+  await showSavedRecoveryCode(form, next.code);
+  follow(signedIn.next);
+  return '';
+}
+
+function initRecover(form) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = event.submitter ?? form.querySelector('[type="submit"]');
+    if (form.dataset.busy) return;
+    form.dataset.busy = 'true';
+    setBusy(button, true, 'Working…');
+    try {
+      const text = await recoverAccount(form, button);
+      setBusy(button, false);
+      if (text) say(form, text, 'success');
+    } catch (err) {
+      fail(form, button, err);
+    } finally {
+      delete form.dataset.busy;
+    }
+  });
+}
+
+// addPasskeyHere creates this device's passkey with a credential code and
+// signs in.
+async function addPasskeyHere(root, button) {
+  const { code, initUrl, finishUrl } = root.dataset;
+  setBusy(button, true, 'Waiting for your passkey…');
+  say(root, messages.prompt);
+  try {
+    const ch = await postJSON(initUrl, { code, credentialKind: 'Fido2' });
+    const credential = await navigator.credentials.create({ publicKey: creationOptions(ch) });
+    const json = credentialJSON(credential);
+    say(root, recoveryText.added);
+    const done = await postJSON(finishUrl, {
+      credentialKind: 'Fido2',
+      credentialName: await passkeyName(credential, json, root.dataset.providersUrl),
+      challengeIdentifier: ch.challengeIdentifier,
+      credentialInfo: {
+        credId: json.id,
+        clientData: json.response.clientDataJSON,
+        attestationData: json.response.attestationObject,
+        transports: json.response.transports ?? [],
+      },
+    });
+    follow(done.next);
+  } catch (err) {
+    fail(root, button, err);
+  }
+}
+
+function initAddPasskey(root) {
+  const button = root.querySelector('[data-action="add-passkey"]');
+  button.addEventListener('click', () => addPasskeyHere(root, button));
+}
+
 // start wires the page up, or explains why passkeys cannot work here.
 function start(root) {
-  const pages = { register: initRegister, login: initLogin };
+  const pages = { register: initRegister, login: initLogin, recover: initRecover, 'add-passkey': initAddPasskey };
   const consolePages = ['console', 'credentials', 'activity', 'sessions', 'tokens', 'service-accounts', 'users', 'permissions', 'services'];
   const page = root?.dataset.page;
   const init = consolePages.includes(page) ? initConsole : pages[page];
