@@ -354,3 +354,35 @@ func (w *Store) RevokeTokensSigned(ctx context.Context, s store.Signed, userID s
 	defer w.observe("RevokeTokensSigned", time.Now(), &err)
 	return w.Store.RevokeTokensSigned(ctx, s, userID, ids)
 }
+
+// One-time codes and recovery (issue 10).
+
+func (w *Store) PutCode(ctx context.Context, c store.Code) (err error) {
+	defer w.observe("PutCode", time.Now(), &err)
+	return w.Store.PutCode(ctx, c)
+}
+
+func (w *Store) PutCodeSigned(ctx context.Context, s store.Signed, c store.Code) (err error) {
+	defer w.observe("PutCodeSigned", time.Now(), &err)
+	return w.Store.PutCodeSigned(ctx, s, c)
+}
+
+func (w *Store) GetCode(ctx context.Context, purpose, userID string) (_ store.Code, err error) {
+	defer w.observe("GetCode", time.Now(), &err)
+	return w.Store.GetCode(ctx, purpose, userID)
+}
+
+func (w *Store) FindCode(ctx context.Context, purpose string, codeHash []byte, now time.Time) (_ store.Code, err error) {
+	defer w.observe("FindCode", time.Now(), &err)
+	return w.Store.FindCode(ctx, purpose, codeHash, now)
+}
+
+func (w *Store) CompleteCredentialCode(ctx context.Context, codeHash []byte, now time.Time, c store.Credential, audit store.AuditEntry) (err error) {
+	defer w.observe("CompleteCredentialCode", time.Now(), &err)
+	return w.Store.CompleteCredentialCode(ctx, codeHash, now, c, audit)
+}
+
+func (w *Store) Recover(ctx context.Context, r store.Recovery) (err error) {
+	defer w.observe("Recover", time.Now(), &err)
+	return w.Store.Recover(ctx, r)
+}
