@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"countersign/gateway"
+	"countersign/mailer/mailertest"
 	"countersign/server"
 	"countersign/store/sqlite"
 	"countersign/token"
@@ -32,6 +33,8 @@ type testServer struct {
 	URL        string
 	ceremonies *webauthn.Ceremonies
 	clock      *testClock
+	// mail is the SMTP server the server's e-mail goes to.
+	mail *mailertest.Server
 }
 
 // testClock is the server's clock: the real time, moved on by the test.
@@ -98,8 +101,14 @@ func startServerWith(t *testing.T, upstreams func(origin string) []gateway.Upstr
 	if err != nil {
 		t.Fatalf("token.New: %v", err)
 	}
+	smtp := mailertest.Start(t, false)
+	mail := smtp.Mailer(t)
+	mailCtx, stopMail := context.WithCancel(context.Background())
+	mailDone := make(chan struct{})
+	go func() { mail.Run(mailCtx); close(mailDone) }()
+	t.Cleanup(func() { stopMail(); <-mailDone })
 	srv, err := server.New(ctx, st, cs, tokens, server.Options{
-		Origins: []string{origin}, SessionTTL: time.Hour, Logger: log, Now: clock.now, Upstreams: compiled,
+		Origins: []string{origin}, SessionTTL: time.Hour, Logger: log, Now: clock.now, Upstreams: compiled, Mail: mail,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -120,7 +129,7 @@ func startServerWith(t *testing.T, upstreams func(origin string) []gateway.Upstr
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &testServer{URL: origin, ceremonies: cs, clock: clock}
+	return &testServer{URL: origin, ceremonies: cs, clock: clock, mail: smtp}
 }
 
 // invite invites a user as "countersign invite" does and returns the
