@@ -154,3 +154,41 @@ export function base64url(buf) {
 export function json(v) {
   return JSON.stringify(v);
 }
+
+// startSMTP listens on 127.0.0.1:COUNTERSIGN_SMTP_PORT, where run.sh's
+// server sends its mail, with nodemailer's smtp-server, and returns
+// next(): the raw text of the next message received (in order). A local
+// relay: no TLS, as the server's --smtp-url says (tls=none).
+export async function startSMTP() {
+  const { SMTPServer } = await import('smtp-server');
+  const port = Number(readEnv(['COUNTERSIGN_SMTP_PORT']).COUNTERSIGN_SMTP_PORT);
+  const received = [];
+  const waiting = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks = [];
+      stream.on('data', (c) => chunks.push(c));
+      stream.on('end', () => {
+        const message = { to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') };
+        const w = waiting.shift();
+        if (w) w(message);
+        else received.push(message);
+        callback();
+      });
+    },
+  });
+  await new Promise((resolve, reject) => server.listen(port, '127.0.0.1', resolve).once('error', reject));
+  return {
+    next: () => (received.length > 0 ? Promise.resolve(received.shift()) : new Promise((resolve) => waiting.push(resolve))),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+// textOf is a message's text with quoted-printable soft line breaks and
+// escapes undone: enough to read a code or a link out of it.
+export function textOf(raw) {
+  return raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}

@@ -7,8 +7,11 @@
 # permission, e.g. Auth:Logs:Read for the audit log), start the server on a
 # free loopback port and run that file with node:test and
 #   COUNTERSIGN_URL, COUNTERSIGN_ORG_ID, COUNTERSIGN_USERNAME,
-#   COUNTERSIGN_REGISTRATION_CODE
-# (lib.mjs's invitationEnv reads them). Each server is stopped and its data
+#   COUNTERSIGN_REGISTRATION_CODE, COUNTERSIGN_SMTP_PORT
+# (lib.mjs's invitationEnv reads them). The server mails to
+# 127.0.0.1:COUNTERSIGN_SMTP_PORT in the clear (a local relay): a file that
+# reads mail listens there itself (lib.mjs's startSMTP). Each server is
+# stopped and its data
 # dir removed; the log of the server in use is printed when anything fails.
 # Needs "make test-deps" (npm ci in test/sdk) first. Arguments, if any, name
 # the test files to run (e.g. machines.test.mjs); default: all of them.
@@ -136,6 +139,7 @@ run_file() {
 
 	port="$(free_port)"
 	url="http://127.0.0.1:$port"
+	COUNTERSIGN_SMTP_PORT="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 	# The browser-facing origin must sit within the RP id (default localhost); the
 	# SDK itself sends no Origin and talks to 127.0.0.1 (localhost may resolve to ::1).
 	origin="http://localhost:$port"
@@ -155,7 +159,8 @@ run_file() {
 	fi
 
 	log "$name: starting countersign on $url"
-	"$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --origin "$origin" --config "$config" >"$server_log" 2>&1 &
+	"$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --origin "$origin" --config "$config" \
+		--smtp-url "smtp://127.0.0.1:$COUNTERSIGN_SMTP_PORT?tls=none" --mail-from "countersign <auth@example.com>" >"$server_log" 2>&1 &
 	pid=$!
 
 	# Wait for GET /healthz == 200: at most 100 tries, 0.1 s apart, and give up at
@@ -179,7 +184,7 @@ run_file() {
 	' "$url/healthz" "$pid"
 
 	COUNTERSIGN_URL="$url"
-	export COUNTERSIGN_URL COUNTERSIGN_ORG_ID COUNTERSIGN_USERNAME COUNTERSIGN_REGISTRATION_CODE
+	export COUNTERSIGN_URL COUNTERSIGN_ORG_ID COUNTERSIGN_USERNAME COUNTERSIGN_REGISTRATION_CODE COUNTERSIGN_SMTP_PORT
 
 	log "$name: running $file as $COUNTERSIGN_USERNAME in $COUNTERSIGN_ORG_ID"
 	# From inside test/sdk, where the file's imports resolve.
