@@ -76,7 +76,7 @@ FUZZTIME ?= 1m
 FUZZ_TARGETS := \
 	./webauthn:FuzzParseStrictJSON ./webauthn:FuzzFoldKeyMatchesTheDecoder ./webauthn:FuzzDecodeBase64URL \
 	./webauthn:FuzzParsePublicKeyPEM ./webauthn:FuzzVerifyKeyAssertion ./webauthn:FuzzVerifyKeyAttestation \
-	./token:FuzzParse ./server:FuzzCheckSignedBody
+	./webauthn:FuzzVerifyRecoveryAssertion ./token:FuzzParse ./server:FuzzCheckSignedBody
 
 ## fuzz: fuzz every network decoder for FUZZTIME each (default 1m)
 fuzz:

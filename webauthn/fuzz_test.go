@@ -272,3 +272,32 @@ func mustB64(t testing.TB, s string) []byte {
 	}
 	return b
 }
+
+// FuzzVerifyRecoveryAssertion: a recovery signature verifies only when the
+// recovery key signed clientData of a key.get whose challenge decodes to
+// the very new credentials sent (spec §4.8); every other input is
+// ErrVerification, never a panic.
+func FuzzVerifyRecoveryAssertion(f *testing.F) {
+	s := webauthntest.NewKeySigner("P256")
+	creds := []byte(`{"firstFactorCredential":{"credentialKind":"Key"}}`)
+	cd, sig := s.Sign(EncodeBase64URL(creds))
+	f.Add(mustB64(f, cd), mustB64(f, sig), creds)
+	f.Add(mustB64(f, cd), mustB64(f, sig), []byte(`{"firstFactorCredential":{"credentialKind":"Fido2"}}`))
+	f.Add([]byte(`{"type":"key.get","challenge":"e30"}`), []byte{0x30, 0x00}, []byte(`{}`))
+	f.Add([]byte(`{"type":"key.create","challenge":"`+EncodeBase64URL(creds)+`"}`), mustB64(f, sig), creds)
+	pemKey := s.PublicKeyPEM()
+	f.Fuzz(func(t *testing.T, clientData, signature, newCredentials []byte) {
+		err := VerifyRecoveryAssertion(pemKey, clientData, signature, "", newCredentials)
+		if err == nil {
+			fields, ferr := jsonStringFields(clientData, "type", "challenge")
+			signed, derr := DecodeBase64URL(fields[1])
+			if ferr != nil || derr != nil || fields[0] != keyTypeGet || !PayloadEqual(signed, newCredentials) {
+				t.Fatalf("verified a recovery over other credentials: %q for %q", clientData, newCredentials)
+			}
+			return
+		}
+		if !errors.Is(err, ErrVerification) {
+			t.Fatalf("a refusal that is not ErrVerification: %v", err)
+		}
+	})
+}
