@@ -155,3 +155,35 @@ func TestTheBackupNudgeAppearsAndGoesAway(t *testing.T) {
 		t.Errorf("backup nudge with a recovery code saved: %v", err)
 	}
 }
+
+func TestAnAdministratorResetsSomeonesPasskeys(t *testing.T) {
+	srv := startServer(t)
+	ownerLink := srv.invite(t, "owner")
+	bobLink := srv.invite(t, "bob@example.com")
+	owner := newBrowserUser(t, srv, touchID)
+	owner.register(ownerLink, "owner")
+	bob := newBrowserUser(t, srv, yubiKey)
+	bob.register(bobLink, "bob@example.com")
+
+	owner.openConsole("/users", "users")
+	row := owner.row("user-row", "bob@example.com")
+	bobID := owner.attr(row, "data-user-id")
+	owner.clickIn(row, "reset-button")
+	owner.approve("POST", "/auth/users/"+bobID+"/recovery", "Issue a reset link for the user")
+	owner.expectDone("The reset link was e-mailed to them.")
+
+	mail := srv.mail.Next(t)
+	link := regexp.MustCompile(`http://localhost:\d+/recover\?reset=\S+`).FindString(mail.Text)
+	if link == "" || mail.To[0] != "bob@example.com" {
+		t.Fatalf("reset mail to %v: %s", mail.To, mail.Text)
+	}
+	bob.loseAuthenticator(yubiKey)
+	if _, err := bob.page.Goto(link); err != nil {
+		t.Fatal(err)
+	}
+	bob.expectText("recover-username", "bob@example.com")
+	bob.click("reset-button")
+	bob.savedRecoveryCode()
+	bob.click("continue-button")
+	bob.expectConsole("bob@example.com")
+}

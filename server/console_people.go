@@ -63,6 +63,9 @@ func (s *Server) userRow(c echo.Context, caller Caller, ops map[string]bool, u s
 		a.Row = u.Username
 		r.Actions = append(r.Actions, a)
 	}
+	if !r.IsYou && u.IsActive && u.IsRegistered && ops["Auth:Recover:Delegated"] {
+		r.Actions = append(r.Actions, signedAction("Reset passkeys", "reset-button", http.MethodPost, base+"/recovery", empty))
+	}
 	return r, nil
 }
 

@@ -669,7 +669,7 @@ async function signButton(root, button) {
   await signalAfter(root, signal);
   await refreshLists(root);
   if (revealInto) reveal(root.querySelector(`[data-secret-panel][data-testid="${revealInto}"]`), data);
-  return done(summary);
+  return done(summary) + resetLinkNote(data);
 }
 
 // formBody is the form's base body (data-sign-body) completed by its named
@@ -1355,6 +1355,14 @@ function initRecover(form) {
       delete form.dataset.busy;
     }
   });
+}
+
+// resetLinkNote tells what became of a reset link an administrator just
+// issued: e-mailed to the person, or here to hand over.
+function resetLinkNote(data) {
+  if (data?.resetUrl) return ` Hand this reset link to them over a channel you trust: ${data.resetUrl}`;
+  if (data?.emailed) return ' The reset link was e-mailed to them.';
+  return '';
 }
 
 // addPasskeyHere creates this device's passkey with a credential code and
