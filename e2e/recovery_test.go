@@ -142,7 +142,7 @@ func TestTheBackupNudgeAppearsAndGoesAway(t *testing.T) {
 	}
 	u.click("nudge-recovery-code")
 	u.expectPath("/credentials#recovery")
-	if err := expect.Locator(u.row("credential-row", "Passkey").GetByTestId("disabled-reason")).ToBeVisible(); err != nil {
+	if err := expect.Locator(u.row("credential-row", "Passkey").GetByTestId("deactivate-button-reason")).ToBeVisible(); err != nil {
 		t.Errorf("the last credential's Deactivate says why it is disabled: %v", err)
 	}
 	u.click("recovery-code-button")

@@ -1258,7 +1258,7 @@ async function createRecoveryCode(root, form) {
   const { code, credential } = await newRecoveryCredential(ch);
   const body = { ...credential, challengeIdentifier: ch.challengeIdentifier };
   const { summary } = await signedRequest(root, { method: 'POST', path: form.dataset.createUrl, body });
-  reveal(form, { recoveryCode: code });
+  reveal(secretPanelOf(form), { recoveryCode: code });
   await refreshLists(root);
   return done(summary);
 }
