@@ -71,7 +71,10 @@ func TestApproveAnUpstreamActionWithAPasskey(t *testing.T) {
 			if err := u.page.SetViewportSize(vp.width, vp.height); err != nil {
 				t.Fatal(err)
 			}
-			if err := u.page.EmulateMedia(playwright.PageEmulateMediaOptions{ColorScheme: scheme}); err != nil {
+			// Reduced motion: the page is not reloaded, and its buttons'
+			// 120 ms colour transition would otherwise still run while
+			// axe measures contrast (a race, lost on a busy machine).
+			if err := u.page.EmulateMedia(playwright.PageEmulateMediaOptions{ColorScheme: scheme, ReducedMotion: playwright.ReducedMotionReduce}); err != nil {
 				t.Fatal(err)
 			}
 			u.openConsole("/services", "services") // loaded afresh: no colour transition under way
