@@ -1,6 +1,6 @@
 -- Recovery (issue 10): recovery keys, archived credentials, and the
 -- one-time codes of recovery, reset links and credential codes. Same
--- conventions as 0001_init.sql, as SQLite's 0008_recovery.sql. The
+-- conventions as 0001_init.sql, as SQLite's 0007_recovery.sql. The
 -- previous binary runs on this schema: the new columns have defaults it
 -- never needs to write, and one_time_code is a new table. (It would offer
 -- a recovery key in allowCredentials, where no assertion of it verifies,
