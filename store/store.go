@@ -110,10 +110,29 @@ type Store interface {
 	// is deleted too and reported as ErrNotFound.
 	ConsumeChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
 
+	// SpendChallenge records a sealed challenge (one the store never held:
+	// its state travels in its identifier) as spent, so it cannot be
+	// finished again; ErrConflict when it already is. A failed attempt to
+	// finish one spends it with this alone.
+	SpendChallenge(ctx context.Context, c SpentChallenge) error
+	// RecordAssertion writes what a verified assertion of a sealed
+	// challenge produces, in one transaction: the challenge spent
+	// (ErrConflict when it already was: nothing else is written), the
+	// credential's use as RecordCredentialUse records it, and the login
+	// token or the user action it was for. When the credential's use cannot
+	// be recorded (ErrSignCount, or ErrNotFound for a credential gone or
+	// inactive) the challenge is spent all the same and nothing else is
+	// written.
+	RecordAssertion(ctx context.Context, r AssertionRecord) error
+
 	// CreateToken records an issued bearer token.
 	CreateToken(ctx context.Context, t Token) error
 	// GetToken returns an issued token.
 	GetToken(ctx context.Context, id string) (Token, error)
+	// GetBearer returns, in one query, an issued token with its user and,
+	// for a PAT or a service account's token, its access token: what every
+	// authenticated request checks.
+	GetBearer(ctx context.Context, tokenID string) (Bearer, error)
 	// RevokeToken marks a token revoked; ErrNotFound if unknown.
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	// LatestTokenExpiry returns the latest expiry of the unrevoked tokens
@@ -453,6 +472,43 @@ type Challenge struct {
 	ExpiresAt time.Time
 }
 
+// SpentChallenge is a sealed challenge that was finished, or failed to be:
+// its id is kept until the challenge expires, so it is finished once.
+type SpentChallenge struct {
+	ID        string
+	ExpiresAt time.Time
+}
+
+// AssertionRecord is what RecordAssertion writes for a verified assertion:
+// Token for a login, Action for a user action (one of them, or neither).
+type AssertionRecord struct {
+	Challenge    SpentChallenge
+	CredentialID string
+	Use          CredentialUse
+	Token        *Token
+	Action       *UserAction
+	// TokenUse, when set, records the use of the access token the
+	// assertion was made under, as RecordTokenUse does.
+	TokenUse *TokenUse
+}
+
+// TokenUse is when, and for what (UseRead or UseSign), an access token was
+// used.
+type TokenUse struct {
+	TokenID string
+	At      time.Time
+	Purpose string
+}
+
+// Bearer is an issued token with the identity a request made with it acts
+// as: its user and, for a machine identity, its access token (nil for a
+// login token).
+type Bearer struct {
+	Token  Token
+	User   User
+	Access *AccessToken
+}
+
 // Token kinds (the JWT claim tokenKind).
 const (
 	TokenLogin          = "Token"
@@ -555,6 +611,9 @@ type Signed struct {
 	ActionID string
 	Now      time.Time
 	Audit    AuditEntry
+	// TokenUse, when set, records the use of the access token the change
+	// was made with, in the same transaction (as RecordTokenUse does).
+	TokenUse *TokenUse
 }
 
 // AuditQuery selects audit entries.

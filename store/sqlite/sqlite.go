@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -37,15 +39,17 @@ type Options struct {
 // store/sqlstore on an SQLite database. It is safe for concurrent use.
 type Store struct {
 	*sqlstore.Store
-	db   *sql.DB
-	lock *flock.Flock // shared: this process has the database open
+	db      *sql.DB
+	writer  *writer
+	lock    *flock.Flock  // shared: this process has the database open
+	commits *atomic.Int64 // SQLite's commit hook, on every connection of db
 }
 
 var _ store.Store = (*Store)(nil)
 
-// maxOpenConns bounds the pool: SQLite has one writer at a time, so more
-// connections only add waiting inside SQLite's busy handler instead of in
-// the pool's queue.
+// maxOpenConns bounds the pool. Writes go through the one writer
+// (writer.go), which holds one connection at a time; the others serve
+// reads, which WAL lets run beside it.
 const maxOpenConns = 8
 
 // Open opens (creating it and its parent directory if missing) the SQLite
@@ -77,10 +81,8 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := enableWAL(ctx, path); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db, err := sql.Open("sqlite", dsn(path))
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	commits := new(atomic.Int64)
+	db := sql.OpenDB(connector{drv: countingDriver(commits), dsn: dsn(path)})
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxOpenConns)
 	if err := db.PingContext(ctx); err != nil {
@@ -93,8 +95,51 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 	}
-	return &Store{Store: sqlstore.New(db, dialect), db: db}, nil
+	w := newWriter(db)
+	d := dialect
+	d.Write = w.Write
+	return &Store{Store: sqlstore.New(db, d), db: db, writer: w, commits: commits}, nil
 }
+
+// Commits returns how many transactions this store's connections have
+// committed that wrote to the database (SQLite's commit hook: reads commit
+// nothing): each is one fsync of the WAL. Tests hold operations to a
+// budget of them.
+func (s *Store) Commits() int64 { return s.commits.Load() }
+
+// WriterStats returns how many transactions the writer committed and how
+// many units of work they held: with group commit, more units than
+// transactions.
+func (s *Store) WriterStats() (transactions, units int64) {
+	return s.writer.batches.Load(), s.writer.units.Load()
+}
+
+// countingDriver is a driver of its own for one store, whose connections
+// count their commits in n.
+func countingDriver(n *atomic.Int64) *msqlite.Driver {
+	drv := &msqlite.Driver{}
+	drv.RegisterConnectionHook(func(c msqlite.ExecQuerierContext, _ string) error {
+		hooks, ok := c.(msqlite.HookRegisterer)
+		if !ok {
+			return fmt.Errorf("sqlite connection %T has no commit hook", c)
+		}
+		hooks.RegisterCommitHook(func() int32 {
+			n.Add(1)
+			return 0 // 0: go on with the commit
+		})
+		return nil
+	})
+	return drv
+}
+
+// connector opens connections of drv on dsn (database/sql's OpenDB).
+type connector struct {
+	drv *msqlite.Driver
+	dsn string
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
 
 // dialect is what the shared SQL needs to know of SQLite.
 var dialect = sqlstore.Dialect{
@@ -107,6 +152,8 @@ var dialect = sqlstore.Dialect{
 	// from its start (see beginWrite), so nothing can change between a
 	// check and the write that depends on it.
 	RowLocks: false,
+	// SQLite parses a statement's text on every run otherwise.
+	Prepare: true,
 	// A negative LIMIT is none.
 	NoLimit:           int64(-1),
 	IsUniqueViolation: isUniqueViolation,
@@ -229,6 +276,7 @@ func MigrationVersions() ([]int64, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.writer.close()
 	err := s.db.Close()
 	if s.lock != nil {
 		err = errors.Join(err, s.lock.Close())

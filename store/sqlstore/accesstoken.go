@@ -217,13 +217,19 @@ func (s *Store) RecordTokenUse(ctx context.Context, id string, at time.Time, pur
 	if purpose != store.UseRead && purpose != store.UseSign {
 		return fmt.Errorf("record token use %s: unknown purpose %q", id, purpose)
 	}
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE access_token SET last_used_at = ?, last_used_for = ? WHERE id = ?`, millis(at), purpose, id)
-	if err == nil {
-		err = mustAffect(res)
-	}
+	err := s.write(ctx, func(db conn) error { return recordTokenUse(ctx, db, store.TokenUse{TokenID: id, At: at, Purpose: purpose}) })
 	if err != nil {
 		return fmt.Errorf("record token use %s: %w", id, err)
 	}
 	return nil
+}
+
+// recordTokenUse is RecordTokenUse's statement, for any transaction.
+func recordTokenUse(ctx context.Context, db conn, u store.TokenUse) error {
+	res, err := db.ExecContext(ctx,
+		`UPDATE access_token SET last_used_at = ?, last_used_for = ? WHERE id = ?`, millis(u.At), u.Purpose, u.TokenID)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res)
 }

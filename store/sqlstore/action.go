@@ -17,16 +17,20 @@ const userActionColumns = `id, org_id, user_id, identity_id, token_id, credentia
 // CreateUserAction stores a verified user action; store.ErrConflict when its
 // id is taken.
 func (s *Store) CreateUserAction(ctx context.Context, a store.UserAction) error {
-	_, err := s.db.ExecContext(ctx,
+	if err := s.write(ctx, func(db conn) error { return insertUserAction(ctx, db, a) }); err != nil {
+		return fmt.Errorf("create user action %s: %w", store.Ref(a.ID), err)
+	}
+	return nil
+}
+
+func insertUserAction(ctx context.Context, db conn, a store.UserAction) error {
+	_, err := db.ExecContext(ctx,
 		`INSERT INTO user_action (`+userActionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.OrgID, a.UserID, a.IdentityID, a.TokenID, a.CredentialID,
 		a.Method, a.Path, blob(a.Payload), blob(a.ClientData), blob(a.AuthenticatorData), blob(a.Signature),
 		millis(a.CreatedAt), millis(a.ExpiresAt), nullMillis(a.UsedAt))
-	if err != nil {
-		return fmt.Errorf("create user action %s: %w", store.Ref(a.ID), s.db.mapErr(err))
-	}
-	return nil
+	return db.mapErr(err)
 }
 
 // GetUserAction returns a user action, used or not, expired or not
@@ -77,6 +81,11 @@ func (s *Store) inSigned(ctx context.Context, sg store.Signed, change func(tx co
 		if err := insertAuditEntry(ctx, tx, sg.Audit); err != nil {
 			return fmt.Errorf("insert audit entry %s: %w", sg.Audit.ID, err)
 		}
+		if sg.TokenUse != nil {
+			if err := recordTokenUse(ctx, tx, *sg.TokenUse); err != nil {
+				return fmt.Errorf("record token use: %w", err)
+			}
+		}
 		return nil
 	})
 }
@@ -114,12 +123,14 @@ func useUserAction(ctx context.Context, tx conn, id string, now time.Time) error
 func (s *Store) RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (bool, error) {
 	var mismatches int
 	var used sql.NullInt64
-	err := s.db.QueryRowContext(ctx,
-		`UPDATE user_action SET mismatches = mismatches + 1,
-			used_at = CASE WHEN mismatches + 1 >= ? THEN ? ELSE used_at END
-		WHERE id = ? AND used_at IS NULL
-		RETURNING mismatches, used_at`,
-		limit, millis(now), id).Scan(&mismatches, &used)
+	err := s.write(ctx, func(db conn) error {
+		return db.QueryRowContext(ctx,
+			`UPDATE user_action SET mismatches = mismatches + 1,
+				used_at = CASE WHEN mismatches + 1 >= ? THEN ? ELSE used_at END
+			WHERE id = ? AND used_at IS NULL
+			RETURNING mismatches, used_at`,
+			limit, millis(now), id).Scan(&mismatches, &used)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}

@@ -135,12 +135,15 @@ func (s *Store) RecordSignedRequest(ctx context.Context, sg store.Signed) error 
 // SetAuditUpstreamStatus sets the upstream status of an entry of orgID
 // that names an upstream; store.ErrNotFound otherwise.
 func (s *Store) SetAuditUpstreamStatus(ctx context.Context, orgID, auditID, status string) error {
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE audit_entry SET upstream_status = ? WHERE id = ? AND org_id = ? AND upstream <> ''`,
-		status, auditID, orgID)
-	if err == nil {
-		err = mustAffect(res)
-	}
+	err := s.write(ctx, func(db conn) error {
+		res, err := db.ExecContext(ctx,
+			`UPDATE audit_entry SET upstream_status = ? WHERE id = ? AND org_id = ? AND upstream <> ''`,
+			status, auditID, orgID)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
 	if err != nil {
 		return fmt.Errorf("set upstream status of %s: %w", auditID, err)
 	}

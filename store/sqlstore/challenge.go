@@ -11,7 +11,7 @@ import (
 // CreateChallenge stores a ceremony challenge; store.ErrConflict when its
 // id is taken.
 func (s *Store) CreateChallenge(ctx context.Context, c store.Challenge) error {
-	if err := insertChallenge(ctx, s.db, c); err != nil {
+	if err := s.write(ctx, func(db conn) error { return insertChallenge(ctx, db, c) }); err != nil {
 		return fmt.Errorf("create challenge %s: %w", c.ID, err)
 	}
 	return nil
@@ -63,31 +63,34 @@ func (s *Store) CreateChallengeCapped(ctx context.Context, c store.Challenge, ma
 // returned row: an expired challenge is gone all the same and reported as
 // store.ErrNotFound.
 func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) (store.Challenge, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`DELETE FROM challenge WHERE id = ?
-		RETURNING id, purpose, challenge, org_id, user_id, token_id, data, created_at, expires_at`, id)
-	if err != nil {
-		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
-	}
-	defer rows.Close()
 	var (
 		c                store.Challenge
 		created, expires int64
 		found            bool
 	)
-	for rows.Next() {
-		if err := rows.Scan(&c.ID, &c.Purpose, &c.Challenge, &c.OrgID, &c.UserID, &c.TokenID,
-			&c.Data, &created, &expires); err != nil {
-			return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
+	err := s.write(ctx, func(db conn) error {
+		rows, err := db.QueryContext(ctx,
+			`DELETE FROM challenge WHERE id = ?
+			RETURNING id, purpose, challenge, org_id, user_id, token_id, data, created_at, expires_at`, id)
+		if err != nil {
+			return err
 		}
-		found = true
-	}
-	// Close (which finishes the statement and so commits the delete) and
-	// Err before trusting the row.
-	if err := rows.Close(); err != nil {
-		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			if err := rows.Scan(&c.ID, &c.Purpose, &c.Challenge, &c.OrgID, &c.UserID, &c.TokenID,
+				&c.Data, &created, &expires); err != nil {
+				return err
+			}
+			found = true
+		}
+		// Close (which finishes the statement and so, outside a
+		// transaction, commits the delete) and Err before trusting the row.
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return store.Challenge{}, fmt.Errorf("consume challenge %s: %w", id, err)
 	}
 	if !found {

@@ -28,7 +28,7 @@ func putCode(ctx context.Context, db conn, c store.Code) error {
 
 // PutCode stores c, replacing the user's code of the same purpose.
 func (s *Store) PutCode(ctx context.Context, c store.Code) error {
-	if err := putCode(ctx, s.db, c); err != nil {
+	if err := s.write(ctx, func(db conn) error { return putCode(ctx, db, c) }); err != nil {
 		return fmt.Errorf("put %s code of %s: %w", c.Purpose, c.UserID, err)
 	}
 	return nil

@@ -57,7 +57,7 @@ func scanCredential(row scanner) (store.Credential, error) {
 // CreateCredential inserts a credential; store.ErrConflict when its CredID
 // (or ID) is already stored.
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
-	if err := insertCredential(ctx, s.db, c); err != nil {
+	if err := s.write(ctx, func(db conn) error { return insertCredential(ctx, db, c) }); err != nil {
 		return fmt.Errorf("create credential %s: %w", c.ID, err)
 	}
 	return nil
@@ -109,6 +109,19 @@ func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Cre
 // RecordCredentialUse stores the sign counter, the flags and the login or
 // signature time in one UPDATE.
 func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.CredentialUse) error {
+	err := s.write(ctx, func(db conn) error { return recordCredentialUse(ctx, db, id, use) })
+	if errors.Is(err, store.ErrNotFound) {
+		err = s.whyNotRecorded(ctx, id, use)
+	}
+	if err != nil {
+		return fmt.Errorf("record credential use %s: %w", id, err)
+	}
+	return nil
+}
+
+// recordCredentialUse is RecordCredentialUse's UPDATE, for any
+// transaction: store.ErrNotFound when it changed no row.
+func recordCredentialUse(ctx context.Context, db conn, id string, use store.CredentialUse) error {
 	var column string
 	switch use.Purpose {
 	case store.UseLogin:
@@ -116,28 +129,29 @@ func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.Cr
 	case store.UseSign:
 		column = "last_sign_at"
 	default:
-		return fmt.Errorf("record credential use %s: unknown purpose %q", id, use.Purpose)
+		return fmt.Errorf("unknown purpose %q", use.Purpose)
 	}
 	// The WHERE is the check: the credential must still be active and its
 	// counter below the new one (or both 0), at the moment of the write.
 	counter := int64(use.SignCount)
-	res, err := s.db.ExecContext(ctx,
+	res, err := db.ExecContext(ctx,
 		`UPDATE credential SET sign_count = ?, user_verified = ?, backup_state = ?, `+column+` = ?
 		WHERE id = ? AND is_active AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
 		counter, use.UserVerified, use.BackupState, millis(use.At), id, counter, counter)
-	if err == nil {
-		err = mustAffect(res)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		// Tell a lost race on the counter from a credential gone inactive.
-		if c, gerr := s.GetCredential(ctx, id); gerr == nil && c.IsActive {
-			err = fmt.Errorf("stored counter %d, new %d: %w", c.SignCount, counter, store.ErrSignCount)
-		}
-	}
 	if err != nil {
-		return fmt.Errorf("record credential use %s: %w", id, err)
+		return err
 	}
-	return nil
+	return mustAffect(res)
+}
+
+// whyNotRecorded tells, after recordCredentialUse changed no row, a lost
+// race on the counter (store.ErrSignCount) from a credential gone or
+// inactive (store.ErrNotFound).
+func (s *Store) whyNotRecorded(ctx context.Context, id string, use store.CredentialUse) error {
+	if c, err := s.GetCredential(ctx, id); err == nil && c.IsActive {
+		return fmt.Errorf("stored counter %d, new %d: %w", c.SignCount, use.SignCount, store.ErrSignCount)
+	}
+	return store.ErrNotFound
 }
 
 // CreateCredentialSigned inserts a credential in one transaction with the

@@ -60,6 +60,18 @@ type Dialect struct {
 	// BeginWrite begins the transaction of one unit of work; see each
 	// backend for the isolation it gives and why it is enough.
 	BeginWrite func(ctx context.Context, db *sql.DB) (*sql.Tx, error)
+
+	// Write, when set, runs every unit of work that writes instead of
+	// BeginWrite: fn in a transaction, committed before Write returns nil
+	// (SQLite's one writer queue, which commits the units that arrive
+	// together in one transaction). A write of one statement also goes
+	// through it; without Write such a write runs on the pool as its own
+	// transaction.
+	Write func(ctx context.Context, fn func(tx *sql.Tx) error) error
+
+	// Prepare keeps every statement prepared, once per connection, instead
+	// of parsing it again on each use (SQLite; pgx caches its own).
+	Prepare bool
 }
 
 // forUpdate is the clause locking the rows a SELECT reads for a later
@@ -122,20 +134,35 @@ type sqlConn interface {
 }
 
 // conn is a *sql.DB or a *sql.Tx taking statements written with ?
-// placeholders, rebound for the dialect. Every error it returns that means
-// the database is unavailable wraps store.ErrUnavailable.
+// placeholders, rebound for the dialect, and prepared once when the
+// dialect prepares (stmts). Every error it returns that means the database
+// is unavailable wraps store.ErrUnavailable.
 type conn struct {
-	c sqlConn
-	d *Dialect
+	c     sqlConn
+	d     *Dialect
+	stmts *statements // nil: statements are sent as text
+	tx    *sql.Tx     // set when c is a transaction
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := c.c.ExecContext(ctx, c.d.rebind(query), args...)
+	if st := c.prepared(ctx, query); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		return res, c.d.unavailable(err)
+	}
+	res, err := c.c.ExecContext(ctx, c.stmts.rebind(c.d, query), args...)
 	return res, c.d.unavailable(err)
 }
 
 func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*rows, error) {
-	r, err := c.c.QueryContext(ctx, c.d.rebind(query), args...)
+	var (
+		r   *sql.Rows
+		err error
+	)
+	if st := c.prepared(ctx, query); st != nil {
+		r, err = st.QueryContext(ctx, args...)
+	} else {
+		r, err = c.c.QueryContext(ctx, c.stmts.rebind(c.d, query), args...)
+	}
 	if err != nil {
 		return nil, c.d.unavailable(err)
 	}
@@ -143,7 +170,22 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*row
 }
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) row {
-	return row{r: c.c.QueryRowContext(ctx, c.d.rebind(query), args...), d: c.d}
+	if st := c.prepared(ctx, query); st != nil {
+		return row{r: st.QueryRowContext(ctx, args...), d: c.d}
+	}
+	return row{r: c.c.QueryRowContext(ctx, c.stmts.rebind(c.d, query), args...), d: c.d}
+}
+
+// prepared returns query's prepared statement for this connection or
+// transaction, or nil to send it as text.
+func (c conn) prepared(ctx context.Context, query string) *sql.Stmt {
+	st := c.stmts.get(ctx, c.d, query)
+	if st == nil || c.tx == nil {
+		return st
+	}
+	// The transaction's connection reuses the statement when it was
+	// prepared there before (database/sql keeps one per connection).
+	return c.tx.StmtContext(ctx, st)
 }
 
 // row is a *sql.Row whose Scan error is classified like conn's.

@@ -18,10 +18,12 @@ import (
 // commit, then takes the DO UPDATE path.
 func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
 	var stored []byte
-	err := s.db.QueryRowContext(ctx,
-		`INSERT INTO secret (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = secret.value
-		RETURNING value`, name, blob(value)).Scan(&stored)
+	err := s.write(ctx, func(db conn) error {
+		return db.QueryRowContext(ctx,
+			`INSERT INTO secret (name, value) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = secret.value
+			RETURNING value`, name, blob(value)).Scan(&stored)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure secret %s: %w", name, err)
 	}
@@ -64,7 +66,7 @@ func (s *Store) UpdateSecret(ctx context.Context, name string, update func(curre
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, func(tx conn) error {
-		for _, table := range []string{"challenge", "registration_code", "registration_result", "one_time_code", "token", "user_action"} {
+		for _, table := range []string{"challenge", "spent_challenge", "registration_code", "registration_result", "one_time_code", "token", "user_action"} {
 			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, millis(now))
 			if err != nil {
 				return fmt.Errorf("%s: %w", table, err)

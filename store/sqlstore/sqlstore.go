@@ -15,27 +15,37 @@ import (
 // Store implements every method of store.Store but Close, which the
 // backend embedding it adds. It is safe for concurrent use.
 type Store struct {
-	pool *sql.DB
-	db   conn // pool, rebinding for d
-	d    *Dialect
+	pool  *sql.DB
+	db    conn // pool, rebinding for d
+	d     *Dialect
+	stmts *statements
 }
 
 // New returns the store on db, an opened and migrated database of dialect
-// d. It does not own db: the backend closes it.
+// d. It does not own db: the backend closes it (and with it the prepared
+// statements).
 func New(db *sql.DB, d Dialect) *Store {
 	dp := &d
-	return &Store{pool: db, db: conn{c: db, d: dp}, d: dp}
+	stmts := newStatements(db, d.Prepare)
+	return &Store{pool: db, db: conn{c: db, d: dp, stmts: stmts}, d: dp, stmts: stmts}
 }
 
-// inTx runs fn in one write transaction (Dialect.BeginWrite) and commits it
-// when fn returns nil. fn must use only tx: in SQLite a second connection
-// would wait for the lock this transaction holds.
+// inTx runs fn in one write transaction (Dialect.Write, else
+// Dialect.BeginWrite) and commits it when fn returns nil. fn must use only
+// tx: in SQLite a second connection would wait for the lock this
+// transaction holds.
 func (s *Store) inTx(ctx context.Context, fn func(tx conn) error) error {
+	if s.d.Write != nil {
+		err := s.d.Write(ctx, func(tx *sql.Tx) error {
+			return fn(conn{c: tx, d: s.d, stmts: s.stmts, tx: tx})
+		})
+		return s.d.unavailable(err)
+	}
 	tx, err := s.d.BeginWrite(ctx, s.pool)
 	if err != nil {
 		return fmt.Errorf("begin: %w", s.d.unavailable(err))
 	}
-	if err := fn(conn{c: tx, d: s.d}); err != nil {
+	if err := fn(conn{c: tx, d: s.d, stmts: s.stmts, tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -43,6 +53,16 @@ func (s *Store) inTx(ctx context.Context, fn func(tx conn) error) error {
 		return fmt.Errorf("commit: %w", s.d.unavailable(err))
 	}
 	return nil
+}
+
+// write runs fn, a unit of work of one statement, as a write: through the
+// dialect's writer when it has one (so that SQLite has one writer), else
+// on the pool, where the statement is its own transaction.
+func (s *Store) write(ctx context.Context, fn func(db conn) error) error {
+	if s.d.Write != nil {
+		return s.inTx(ctx, fn)
+	}
+	return fn(s.db)
 }
 
 // Ping writes the probe row and commits: it fails, with

@@ -12,14 +12,18 @@ import (
 // CreateToken records an issued bearer token; store.ErrConflict when its id
 // is taken.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	_, err := s.db.ExecContext(ctx,
+	if err := s.write(ctx, func(db conn) error { return insertToken(ctx, db, t) }); err != nil {
+		return fmt.Errorf("create token %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+func insertToken(ctx context.Context, db conn, t store.Token) error {
+	_, err := db.ExecContext(ctx,
 		`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Kind, t.OrgID, t.UserID, millis(t.CreatedAt), millis(t.ExpiresAt), nullMillis(t.RevokedAt))
-	if err != nil {
-		return fmt.Errorf("create token %s: %w", t.ID, s.db.mapErr(err))
-	}
-	return nil
+	return db.mapErr(err)
 }
 
 // GetToken returns an issued token, revoked or not.
@@ -44,11 +48,14 @@ func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
 // RevokeToken marks a token revoked at now. Revoking it again keeps the
 // first revocation time.
 func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE token SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, millis(now), id)
-	if err == nil {
-		err = mustAffect(res)
-	}
+	err := s.write(ctx, func(db conn) error {
+		res, err := db.ExecContext(ctx,
+			`UPDATE token SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, millis(now), id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}

@@ -214,7 +214,7 @@ func (s *Store) GetRegistrationCode(ctx context.Context, userID string) (store.R
 // registered, in one statement: the INSERT selects from the user row, so an
 // unknown or registered user inserts nothing and is reported not found.
 func (s *Store) RenewRegistrationCode(ctx context.Context, code store.RegistrationCode) error {
-	return renewRegistrationCode(ctx, s.db, code)
+	return s.write(ctx, func(db conn) error { return renewRegistrationCode(ctx, db, code) })
 }
 
 // RenewRegistrationCodeSigned is RenewRegistrationCode under a user action,

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		registrationTests,
 		credentialTests,
 		challengeTests,
+		spentChallengeTests,
 		tokenTests,
 		userActionTests,
 		signedChangeTests,

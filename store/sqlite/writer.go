@@ -1,0 +1,187 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// maxBatch bounds the units of work one transaction commits together.
+const maxBatch = 128
+
+// errClosed: the store was closed while a write waited for the writer.
+var errClosed = errors.New("sqlite: the store is closed")
+
+// writer is the one goroutine of a Store that writes. Every unit of work
+// that writes is handed to it (Write) instead of each beginning its own
+// BEGIN IMMEDIATE transaction: SQLite has one writer at a time, and
+// connections competing for its lock sleep in the busy handler (1 to 100
+// ms back-offs) while the others queue for the connections those sleepers
+// hold. Here they queue in Go instead, and group commit: the units that
+// arrive while one transaction is being committed (its fsync) are run
+// together in the next one, each in a savepoint of its own so that one
+// failing rolls back alone, and committed by one fsync. Write returns only
+// once the transaction holding the unit is committed (synchronous=FULL:
+// on disk), so no request is answered before its write is durable.
+type writer struct {
+	db      *sql.DB
+	jobs    chan *job // unbuffered: a waiting Write is a blocked sender
+	closing chan struct{}
+	done    chan struct{}
+	once    sync.Once
+
+	// batches and units count the transactions committed and the units of
+	// work they held (tests and the benchmark read them).
+	batches atomic.Int64
+	units   atomic.Int64
+}
+
+type job struct {
+	ctx context.Context
+	fn  func(tx *sql.Tx) error
+	err chan error // buffered 1: the writer never waits for the caller
+}
+
+func newWriter(db *sql.DB) *writer {
+	w := &writer{db: db, jobs: make(chan *job), closing: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Write runs fn in a write transaction and returns once that transaction
+// is committed, or fn's error (its changes rolled back alone), or the
+// transaction's error (nothing of it committed). fn must use only tx and
+// must not call Write.
+func (w *writer) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case w.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.closing:
+		return errClosed
+	}
+	// Once taken, the unit runs or is refused by the writer: wait for the
+	// outcome even if ctx ends meanwhile, so a committed write is never
+	// reported as failed.
+	return <-j.err
+}
+
+// close stops the writer once the transaction in progress is done; Writes
+// waiting then fail with errClosed.
+func (w *writer) close() {
+	w.once.Do(func() { close(w.closing) })
+	<-w.done
+}
+
+func (w *writer) run() {
+	defer close(w.done)
+	batch := make([]*job, 0, maxBatch)
+	for {
+		select {
+		case j := <-w.jobs:
+			batch = append(batch[:0], j)
+		case <-w.closing:
+			return
+		}
+		// Everyone already waiting joins this transaction.
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-w.jobs:
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		w.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs batch in one transaction and answers each unit.
+func (w *writer) commit(batch []*job) {
+	live := batch[:0:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.err <- err
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The transaction's own context is not any unit's: one caller giving
+	// up must not roll back the others.
+	tx, err := w.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(live, fmt.Errorf("begin: %w", err))
+		return
+	}
+	errs := make([]error, len(live))
+	if len(live) == 1 {
+		errs[0] = live[0].fn(tx)
+		if errs[0] != nil {
+			_ = tx.Rollback()
+			live[0].err <- errs[0]
+			return
+		}
+	} else if err := runSavepoints(tx, live, errs); err != nil {
+		_ = tx.Rollback()
+		fail(live, err)
+		return
+	}
+	committed := 0
+	for _, e := range errs {
+		if e == nil {
+			committed++
+		}
+	}
+	if committed == 0 {
+		_ = tx.Rollback()
+	} else if err := tx.Commit(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("commit: %w", err)
+			}
+		}
+	} else {
+		w.batches.Add(1)
+		w.units.Add(int64(committed))
+	}
+	for i, j := range live {
+		j.err <- errs[i]
+	}
+}
+
+// runSavepoints runs each unit in a savepoint of tx, rolling back to it
+// when the unit fails; its error is the unit's. A savepoint that cannot be
+// taken or undone (SQLite rolled the whole transaction back, as it does on
+// some I/O and full-disk errors) fails the whole batch.
+func runSavepoints(tx *sql.Tx, units []*job, errs []error) error {
+	ctx := context.Background()
+	for i, j := range units {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT unit`); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		if errs[i] = j.fn(tx); errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO unit`); err != nil {
+				return fmt.Errorf("roll back unit: %w (after %w)", err, errs[i])
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE unit`); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	return nil
+}
+
+func fail(units []*job, err error) {
+	for _, j := range units {
+		j.err <- err
+	}
+}
