@@ -217,7 +217,9 @@ func (s *Store) RecordTokenUse(ctx context.Context, id string, at time.Time, pur
 	if purpose != store.UseRead && purpose != store.UseSign {
 		return fmt.Errorf("record token use %s: unknown purpose %q", id, purpose)
 	}
-	err := s.write(ctx, func(db conn) error { return recordTokenUse(ctx, db, store.TokenUse{TokenID: id, At: at, Purpose: purpose}) })
+	err := s.write(ctx, func(db conn) error {
+		return recordTokenUse(ctx, db, store.TokenUse{TokenID: id, At: at, Purpose: purpose})
+	})
 	if err != nil {
 		return fmt.Errorf("record token use %s: %w", id, err)
 	}
