@@ -122,9 +122,14 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics)
 		st.Close()
 		return nil, fmt.Errorf("load decoy key: %w", err)
 	}
+	seal, err := st.EnsureSecret(ctx, webauthn.SealKeySecret, randomKey())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load challenge seal key: %w", err)
+	}
 	cs, err := webauthn.New(st, webauthn.Options{
 		RPID: cfg.RPID, RPName: cfg.RPName, Origins: cfg.Origins, ChallengeTTL: cfg.ChallengeTTL,
-		DecoyKey: decoy, Logger: log,
+		DecoyKey: decoy, SealKey: seal, Logger: log,
 	})
 	if err != nil {
 		st.Close()

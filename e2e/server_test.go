@@ -91,8 +91,12 @@ func startServerWith(t *testing.T, upstreams func(origin string) []gateway.Upstr
 	if err != nil {
 		t.Fatalf("load decoy key: %v", err)
 	}
+	seal, err := st.EnsureSecret(ctx, webauthn.SealKeySecret, randomKey(t))
+	if err != nil {
+		t.Fatalf("load challenge seal key: %v", err)
+	}
 	cs, err := webauthn.New(st, webauthn.Options{
-		RPID: "localhost", RPName: "countersign", Origins: []string{origin}, DecoyKey: decoy, Logger: log, Now: clock.now,
+		RPID: "localhost", RPName: "countersign", Origins: []string{origin}, DecoyKey: decoy, SealKey: seal, Logger: log, Now: clock.now,
 	})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)

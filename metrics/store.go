@@ -138,6 +138,21 @@ func (w *Store) CreateToken(ctx context.Context, t store.Token) (err error) {
 	return w.Store.CreateToken(ctx, t)
 }
 
+func (w *Store) SpendChallenge(ctx context.Context, c store.SpentChallenge) (err error) {
+	defer w.observe("SpendChallenge", time.Now(), &err)
+	return w.Store.SpendChallenge(ctx, c)
+}
+
+func (w *Store) RecordAssertion(ctx context.Context, r store.AssertionRecord) (err error) {
+	defer w.observe("RecordAssertion", time.Now(), &err)
+	return w.Store.RecordAssertion(ctx, r)
+}
+
+func (w *Store) GetBearer(ctx context.Context, tokenID string) (_ store.Bearer, err error) {
+	defer w.observe("GetBearer", time.Now(), &err)
+	return w.Store.GetBearer(ctx, tokenID)
+}
+
 func (w *Store) GetToken(ctx context.Context, id string) (_ store.Token, err error) {
 	defer w.observe("GetToken", time.Now(), &err)
 	return w.Store.GetToken(ctx, id)

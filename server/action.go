@@ -21,7 +21,8 @@ const headerUserAction = "X-DFNS-USERACTION"
 // A PAT signs as itself (its own key, its own actions); a person and a
 // service account sign as their user.
 func (c Caller) identity() webauthn.Identity {
-	id := webauthn.Identity{OrgID: c.User.OrgID, UserID: c.User.ID, TokenID: c.Token.ID, TokenKind: c.Token.Kind, ID: c.User.ID}
+	u := c.User
+	id := webauthn.Identity{OrgID: c.User.OrgID, UserID: c.User.ID, TokenID: c.Token.ID, TokenKind: c.Token.Kind, ID: c.User.ID, User: &u}
 	if c.Token.Kind == store.TokenPAT {
 		id.ID = c.Token.ID
 	}

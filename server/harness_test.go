@@ -26,6 +26,9 @@ const (
 	testOrigin = "http://localhost:8080"
 )
 
+// testSealKey seals the harness's login and action challenges.
+var testSealKey = []byte("countersign test challenge seal!")
+
 // harness is the real router on a temp SQLite store with an injected clock.
 type harness struct {
 	t      testing.TB
@@ -75,7 +78,7 @@ func newHarness(t testing.TB) *harness {
 	log := slog.New(slog.NewJSONHandler(&testLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cs, err := webauthn.New(timed, webauthn.Options{
 		RPID: testRPID, RPName: "countersign test", Origins: []string{testOrigin},
-		DecoyKey: []byte("test decoy key"), Now: h.clock, Logger: log,
+		DecoyKey: []byte("test decoy key"), SealKey: testSealKey, Now: h.clock, Logger: log,
 	})
 	if err != nil {
 		t.Fatalf("ceremonies: %v", err)
@@ -90,6 +93,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.srv, h.st, h.cs, h.tokens, h.timed, h.log = srv, st, cs, tokens, timed, log
 	harvestServerSecrets(st, SessionKeyringSecret, "jwt-es256-key-1", "jwt-signing-keys")
+	leakSecrets.addBytes("challenge seal key", testSealKey)
 	return h
 }
 

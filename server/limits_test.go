@@ -81,13 +81,14 @@ func TestRateLimits(t *testing.T) {
 	})
 }
 
+// Credential challenges are stored: asking for more than the cap replaces
+// the oldest, so one identity never holds more than 32.
 func TestOpenChallengesPerIdentityAreCapped(t *testing.T) {
 	h := newHarness(t)
 	u := h.newActionUser("alice")
 	var ids []string
 	for range 40 {
-		r := h.do("POST", "/auth/action/init", map[string]string{"userActionHttpMethod": "PUT", "userActionHttpPath": "/auth/credentials/name",
-			"userActionPayload": `{"credentialUuid":"` + u.secondUUID + `","name":"x"}`}, "Authorization", "Bearer "+u.tok)
+		r := h.do("POST", "/auth/credentials/init", map[string]string{"kind": "Key"}, "Authorization", "Bearer "+u.tok)
 		mustStatus(t, r, http.StatusOK)
 		ids = append(ids, r.json(t)["challengeIdentifier"].(string))
 	}
@@ -103,6 +104,23 @@ func TestOpenChallengesPerIdentityAreCapped(t *testing.T) {
 	}
 	if kept != 32 {
 		t.Fatalf("%d of 40 challenges of one identity are open, want 32", kept)
+	}
+}
+
+// Action and login challenges are sealed: asking for them, however often,
+// writes nothing a client could grow.
+func TestSealedChallengesWriteNothingWhenHandedOut(t *testing.T) {
+	h := newHarness(t)
+	u := h.newActionUser("alice")
+	before := h.st.Commits()
+	for range 40 {
+		r := h.do("POST", "/auth/action/init", map[string]string{"userActionHttpMethod": "PUT", "userActionHttpPath": "/auth/credentials/name",
+			"userActionPayload": `{"credentialUuid":"` + u.secondUUID + `","name":"x"}`}, "Authorization", "Bearer "+u.tok)
+		mustStatus(t, r, http.StatusOK)
+		mustStatus(t, h.do("POST", "/auth/login/init", map[string]string{"orgId": u.inv.Org.ID, "username": "alice"}), http.StatusOK)
+	}
+	if n := h.st.Commits() - before; n != 0 {
+		t.Fatalf("80 challenges handed out committed %d transactions, want 0", n)
 	}
 }
 

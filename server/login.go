@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"countersign/store"
+	"countersign/token"
 )
 
 type loginInitRequest struct {
@@ -36,13 +37,9 @@ type loginResponse struct {
 }
 
 func (s *Server) loginFinish(c echo.Context) error {
-	u, cred, err := s.finishLogin(c)
+	u, cred, issued, err := s.finishLogin(c)
 	if err != nil {
 		return err
-	}
-	issued, err := s.tokens.IssueLogin(c.Request().Context(), u)
-	if err != nil {
-		return fmt.Errorf("issue login token: %w", err)
 	}
 	s.recordSignIn(c, u, cred, issued.ID, store.ViaAPI)
 	return c.JSON(http.StatusOK, loginResponse{Token: issued.Token})
@@ -58,16 +55,26 @@ func (s *Server) logout(c echo.Context) error {
 }
 
 // finishLogin verifies a SignedChallenge body for /auth/login and the
-// console's /session/login alike; a refused one goes into the sign-in log.
-func (s *Server) finishLogin(c echo.Context) (store.User, store.Credential, error) {
+// console's /session/login alike, and issues the login token: it is
+// recorded in the login's own transaction, then signed. A refused one goes
+// into the sign-in log.
+func (s *Server) finishLogin(c echo.Context) (store.User, store.Credential, token.Issued, error) {
 	id, a, err := decodeSignedChallenge(c)
 	if err != nil {
-		return store.User{}, store.Credential{}, err
+		return store.User{}, store.Credential{}, token.Issued{}, err
 	}
-	u, cred, err := s.ceremonies.FinishLogin(c.Request().Context(), id, a)
+	var rec store.Token
+	u, cred, err := s.ceremonies.FinishLogin(c.Request().Context(), id, a, func(u store.User) *store.Token {
+		rec = s.tokens.LoginRecord(u)
+		return &rec
+	})
 	if err != nil {
 		s.recordFailedSignIn(c, a)
-		return store.User{}, store.Credential{}, fmt.Errorf("finish login: %w", err)
+		return store.User{}, store.Credential{}, token.Issued{}, fmt.Errorf("finish login: %w", err)
 	}
-	return u, cred, nil
+	issued, err := s.tokens.SignLogin(rec, u.Username)
+	if err != nil {
+		return store.User{}, store.Credential{}, token.Issued{}, fmt.Errorf("issue login token: %w", err)
+	}
+	return u, cred, issued, nil
 }

@@ -162,11 +162,12 @@ func (s *Server) signalFor(c echo.Context, u store.User) (*signInSignal, error) 
 // sessionLogin finishes a browser login: same body as /auth/login, but the
 // token goes into the session cookie instead of the response.
 func (s *Server) sessionLogin(c echo.Context) error {
-	u, cred, err := s.finishLogin(c)
+	u, cred, issued, err := s.finishLogin(c)
 	if err != nil {
 		return err
 	}
-	return s.signIn(c, u, cred)
+	s.recordSignIn(c, u, cred, issued.ID, store.ViaConsole)
+	return s.signedIn(c, u, issued)
 }
 
 // sessionRegistration finishes a browser registration and signs the new
@@ -185,6 +186,12 @@ func (s *Server) signIn(c echo.Context, u store.User, cred store.Credential) err
 		return fmt.Errorf("issue login token: %w", err)
 	}
 	s.recordSignIn(c, u, cred, issued.ID, store.ViaConsole)
+	return s.signedIn(c, u, issued)
+}
+
+// signedIn starts the session of a sign-in's token and tells the page
+// where to go.
+func (s *Server) signedIn(c echo.Context, u store.User, issued token.Issued) error {
 	if err := s.startSession(c, issued.Token); err != nil {
 		return err
 	}

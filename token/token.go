@@ -108,15 +108,31 @@ type Issued struct {
 
 // IssueLogin records and signs a login token for a user.
 func (is *Issuer) IssueLogin(ctx context.Context, u store.User) (Issued, error) {
-	now := is.opts.Now().UTC()
-	t := store.Token{
-		ID: store.NewID("to"), Kind: store.TokenLogin, OrgID: u.OrgID, UserID: u.ID,
-		CreatedAt: now, ExpiresAt: now.Add(is.opts.LoginTTL),
-	}
+	t := is.LoginRecord(u)
 	if err := is.store.CreateToken(ctx, t); err != nil {
 		return Issued{}, fmt.Errorf("record login token: %w", err)
 	}
 	return is.sign(t, u.Username)
+}
+
+// LoginRecord is the record of a new login token for u, for the caller to
+// store in the transaction of the login itself (store.RecordAssertion);
+// SignLogin then signs it.
+func (is *Issuer) LoginRecord(u store.User) store.Token {
+	now := is.opts.Now().UTC()
+	return store.Token{
+		ID: store.NewID("to"), Kind: store.TokenLogin, OrgID: u.OrgID, UserID: u.ID,
+		CreatedAt: now, ExpiresAt: now.Add(is.opts.LoginTTL),
+	}
+}
+
+// SignLogin signs the login token of a record LoginRecord made and the
+// caller has stored.
+func (is *Issuer) SignLogin(t store.Token, username string) (Issued, error) {
+	if t.Kind != store.TokenLogin {
+		return Issued{}, fmt.Errorf("sign login token: %s is a %s token", t.ID, t.Kind)
+	}
+	return is.sign(t, username)
 }
 
 // IssueTemp signs the temporary token of a registration ceremony. It is not

@@ -19,6 +19,12 @@ type Identity struct {
 	TokenID   string // the bearer token's id
 	TokenKind string // store.TokenLogin, TokenPAT or TokenServiceAccount
 	ID        string // what user actions are bound to: the user id, or the token id of a PAT
+	// User is the user of UserID when the caller has loaded it already
+	// (finishing an action then reads it no more); nil otherwise.
+	User *store.User
+	// TokenUse, when set, is recorded with the user action in its
+	// transaction: a machine token's use.
+	TokenUse *store.TokenUse
 }
 
 // signsWith tells whether a credential may sign for this identity (spec
@@ -76,7 +82,8 @@ func (r ActionRequest) validate() error {
 	return nil
 }
 
-// BeginAction stores a challenge bound to one identity and one exact request.
+// BeginAction seals a challenge bound to one identity and one exact request
+// (seal.go: nothing is stored).
 // The challenge is random, never derived from the request; the request is
 // kept beside it and compared again when the action token is used.
 func (cs *Ceremonies) BeginAction(ctx context.Context, id Identity, req ActionRequest) (LoginChallenge, error) {
@@ -107,8 +114,8 @@ func (cs *Ceremonies) BeginAction(ctx context.Context, id Identity, req ActionRe
 	if ch.Data, err = json.Marshal(data); err != nil {
 		return LoginChallenge{}, fmt.Errorf("encode action data: %w", err)
 	}
-	if err := cs.store.CreateChallengeCapped(ctx, ch, cs.opts.MaxOpenChallenges); err != nil {
-		return LoginChallenge{}, fmt.Errorf("store action challenge: %w", err)
+	if lc.ID, err = cs.seal(ch); err != nil {
+		return LoginChallenge{}, err
 	}
 	return lc, nil
 }
@@ -128,40 +135,54 @@ func (cs *Ceremonies) signingCredentials(ctx context.Context, id Identity) ([]st
 	return out, nil
 }
 
-// FinishAction burns the action challenge, checks it was begun by the same
-// identity, verifies the assertion exactly as login does, and stores a
-// one-time user action bound to the identity and the request.
+// FinishAction opens the sealed action challenge, checks it was begun by
+// the same identity, verifies the assertion exactly as login does, and
+// records a one-time user action bound to the identity and the request,
+// with the challenge spent and the credential's use, in one transaction. A
+// failed attempt spends the challenge too.
 func (cs *Ceremonies) FinishAction(ctx context.Context, id Identity, challengeID string, a Assertion) (store.UserAction, error) {
-	ch, err := cs.consume(ctx, challengeID, store.PurposeAction)
+	ch, err := cs.open(challengeID, store.PurposeAction)
 	if err != nil {
 		return store.UserAction{}, err
 	}
+	ua, r, err := cs.verifyAction(ctx, id, ch, a)
+	if err != nil {
+		return store.UserAction{}, cs.burn(ctx, ch, err)
+	}
+	if err := cs.record(ctx, ch, r); err != nil {
+		return store.UserAction{}, err
+	}
+	return ua, nil
+}
+
+// verifyAction checks an assertion of an action challenge and returns the
+// user action it makes and the record that stores it.
+func (cs *Ceremonies) verifyAction(ctx context.Context, id Identity, ch store.Challenge, a Assertion) (store.UserAction, store.AssertionRecord, error) {
 	var data actionData
 	if err := json.Unmarshal(ch.Data, &data); err != nil {
-		return store.UserAction{}, fmt.Errorf("decode action data: %w", err)
+		return store.UserAction{}, store.AssertionRecord{}, fmt.Errorf("decode action data: %w", err)
 	}
-	if data.Identity != id.ID || ch.OrgID != id.OrgID {
-		return store.UserAction{}, fmt.Errorf("action challenge %s was begun by %s, finished by %s: %w", ch.ID, data.Identity, id.ID, ErrChallenge)
+	if data.Identity != id.ID || ch.OrgID != id.OrgID || ch.UserID != id.UserID {
+		return store.UserAction{}, store.AssertionRecord{}, fmt.Errorf("action challenge %s was begun by %s, finished by %s: %w", ch.ID, data.Identity, id.ID, ErrChallenge)
 	}
 	cred, err := cs.credentialFor(ctx, a)
 	if err != nil {
-		return store.UserAction{}, err
+		return store.UserAction{}, store.AssertionRecord{}, err
 	}
 	if !id.signsWith(cred) || !slices.Contains(data.Allowed, cred.CredID) {
-		return store.UserAction{}, fmt.Errorf("credential %s was not offered to %s: %w", cred.ID, id.ID, ErrVerification)
+		return store.UserAction{}, store.AssertionRecord{}, fmt.Errorf("credential %s was not offered to %s: %w", cred.ID, id.ID, ErrVerification)
 	}
-	u, err := cs.store.GetUser(ctx, id.UserID)
-	if err != nil {
-		return store.UserAction{}, fmt.Errorf("load user %s: %w", id.UserID, err)
+	var u store.User
+	if id.User != nil && id.User.ID == id.UserID {
+		u = *id.User
+	} else if u, err = cs.store.GetUser(ctx, id.UserID); err != nil {
+		return store.UserAction{}, store.AssertionRecord{}, fmt.Errorf("load user %s: %w", id.UserID, err)
 	}
 	use, err := cs.verifyAssertion(ch, u, cred, a)
 	if err != nil {
-		return store.UserAction{}, err
+		return store.UserAction{}, store.AssertionRecord{}, err
 	}
 	use.Purpose = store.UseSign
-	if err := cs.recordUse(ctx, cred, use); err != nil {
-		return store.UserAction{}, err
-	}
 	now := cs.opts.Now().UTC()
 	ua := store.UserAction{
 		ID: store.NewID("ua"), OrgID: id.OrgID, UserID: id.UserID, IdentityID: id.ID, TokenID: id.TokenID,
@@ -169,10 +190,7 @@ func (cs *Ceremonies) FinishAction(ctx context.Context, id Identity, challengeID
 		ClientData: a.ClientData, AuthenticatorData: a.AuthenticatorData, Signature: a.Signature,
 		CreatedAt: now, ExpiresAt: now.Add(cs.opts.ActionTTL),
 	}
-	if err := cs.store.CreateUserAction(ctx, ua); err != nil {
-		return store.UserAction{}, fmt.Errorf("store user action: %w", err)
-	}
-	return ua, nil
+	return ua, store.AssertionRecord{CredentialID: cred.ID, Use: use, Action: &ua, TokenUse: id.TokenUse}, nil
 }
 
 // CheckAction tells whether a user-action token authorises this request: it

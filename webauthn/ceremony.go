@@ -2,6 +2,7 @@ package webauthn
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -34,6 +35,8 @@ type Store interface {
 	CreateChallenge(ctx context.Context, c store.Challenge) error
 	CreateChallengeCapped(ctx context.Context, c store.Challenge, maxOpen int) error
 	ConsumeChallenge(ctx context.Context, id string, now time.Time) (store.Challenge, error)
+	SpendChallenge(ctx context.Context, c store.SpentChallenge) error
+	RecordAssertion(ctx context.Context, r store.AssertionRecord) error
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	CreateUserAction(ctx context.Context, a store.UserAction) error
 	GetUserAction(ctx context.Context, id string) (store.UserAction, error)
@@ -69,15 +72,19 @@ type Options struct {
 	// not signed for spend it (default 3).
 	ActionMismatches int
 	DecoyKey         []byte // keys the decoy credential ids of unknown users
+	// SealKey (32 bytes, a store secret: SealKeySecret) seals login and
+	// action challenges; every replica must have the same.
+	SealKey []byte
 	Now              func() time.Time
 	Logger           *slog.Logger
 }
 
 // Ceremonies runs registration and login against a store.
 type Ceremonies struct {
-	store Store
-	opts  Options
-	fido  *gowebauthn.WebAuthn
+	store  Store
+	opts   Options
+	fido   *gowebauthn.WebAuthn
+	sealer cipher.AEAD
 }
 
 // New validates opts and returns the ceremonies.
@@ -126,7 +133,11 @@ func New(st Store, opts Options) (*Ceremonies, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure webauthn: %w", err)
 	}
-	return &Ceremonies{store: st, opts: opts, fido: fido}, nil
+	sealer, err := newSealer(opts.SealKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Ceremonies{store: st, opts: opts, fido: fido, sealer: sealer}, nil
 }
 
 func (o Options) validate() error {

@@ -50,7 +50,7 @@ type loginData struct {
 	Allowed []string `json:"allowed"` // credIds a named user may answer with
 }
 
-// BeginLogin stores a login challenge. With a username it lists that user's
+// BeginLogin seals a login challenge (seal.go: nothing is stored). With a username it lists that user's
 // active credentials; an unknown, inactive or unregistered user gets the same
 // shape with a stable decoy credential id, so the answer does not tell
 // whether the account exists. Without a username the challenge is for a
@@ -92,8 +92,8 @@ func (cs *Ceremonies) BeginLogin(ctx context.Context, orgID, username string) (L
 		return LoginChallenge{}, fmt.Errorf("encode login data: %w", err)
 	}
 	ch.Data = raw
-	if err := cs.store.CreateChallenge(ctx, ch); err != nil {
-		return LoginChallenge{}, fmt.Errorf("store login challenge: %w", err)
+	if lc.ID, err = cs.seal(ch); err != nil {
+		return LoginChallenge{}, err
 	}
 	return lc, nil
 }
@@ -139,17 +139,37 @@ func (cs *Ceremonies) decoy(orgID, username string) (credID string, key bool, tr
 	return EncodeBase64URL(sum), sum[1]%4 == 0, slices.Clone(decoyTransports[int(sum[0])%len(decoyTransports)])
 }
 
-// FinishLogin burns the login challenge and verifies the assertion. It
-// returns the user and the credential used; every failure is ErrChallenge or
-// ErrVerification, with the reason in the wrapped message for the log.
-func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Assertion) (store.User, store.Credential, error) {
-	ch, err := cs.consume(ctx, challengeID, store.PurposeLogin)
+// FinishLogin opens the sealed login challenge, verifies the assertion and
+// records it: the challenge spent, the credential's use and, when token is
+// set, the login token it makes for the user, in one transaction. A failed
+// attempt spends the challenge too. It returns the user and the credential
+// used; every failure is ErrChallenge or ErrVerification, with the reason
+// in the wrapped message for the log.
+func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Assertion, token func(store.User) *store.Token) (store.User, store.Credential, error) {
+	ch, err := cs.open(challengeID, store.PurposeLogin)
 	if err != nil {
 		return store.User{}, store.Credential{}, err
 	}
+	u, cred, use, err := cs.verifyLogin(ctx, ch, a)
+	if err != nil {
+		return store.User{}, store.Credential{}, cs.burn(ctx, ch, err)
+	}
+	r := store.AssertionRecord{CredentialID: cred.ID, Use: use}
+	if token != nil {
+		r.Token = token(u)
+	}
+	if err := cs.record(ctx, ch, r); err != nil {
+		return store.User{}, store.Credential{}, err
+	}
+	return u, cred, nil
+}
+
+// verifyLogin checks an assertion of a login challenge and returns who
+// made it and the use to record.
+func (cs *Ceremonies) verifyLogin(ctx context.Context, ch store.Challenge, a Assertion) (store.User, store.Credential, store.CredentialUse, error) {
 	var data loginData
 	if err := json.Unmarshal(ch.Data, &data); err != nil {
-		return store.User{}, store.Credential{}, fmt.Errorf("decode login data: %w", err)
+		return store.User{}, store.Credential{}, store.CredentialUse{}, fmt.Errorf("decode login data: %w", err)
 	}
 	cred, err := cs.credentialFor(ctx, a)
 	if err != nil {
@@ -157,53 +177,34 @@ func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Ass
 		// like a known one with a bad signature, so the time of the
 		// refusal does not tell whether the account exists.
 		spendVerification(a)
-		return store.User{}, store.Credential{}, err
+		return store.User{}, store.Credential{}, store.CredentialUse{}, err
 	}
 	if cred.OrgID != ch.OrgID {
-		return store.User{}, store.Credential{}, fmt.Errorf("credential %s is of another org: %w", cred.ID, ErrVerification)
+		return store.User{}, store.Credential{}, store.CredentialUse{}, fmt.Errorf("credential %s is of another org: %w", cred.ID, ErrVerification)
 	}
 	if cred.TokenID != "" {
-		return store.User{}, store.Credential{}, fmt.Errorf("credential %s is the key of token %s, which cannot log in: %w", cred.ID, cred.TokenID, ErrVerification)
+		return store.User{}, store.Credential{}, store.CredentialUse{}, fmt.Errorf("credential %s is the key of token %s, which cannot log in: %w", cred.ID, cred.TokenID, ErrVerification)
 	}
 	if ch.UserID != "" {
 		if cred.UserID != ch.UserID || !slices.Contains(data.Allowed, cred.CredID) {
-			return store.User{}, store.Credential{}, fmt.Errorf("credential %s was not offered to user %s: %w", cred.ID, ch.UserID, ErrVerification)
+			return store.User{}, store.Credential{}, store.CredentialUse{}, fmt.Errorf("credential %s was not offered to user %s: %w", cred.ID, ch.UserID, ErrVerification)
 		}
 	} else if err := cs.checkDiscoverable(ctx, cred, a); err != nil {
-		return store.User{}, store.Credential{}, err
+		return store.User{}, store.Credential{}, store.CredentialUse{}, err
 	}
 	u, err := cs.store.GetUser(ctx, cred.UserID)
 	if err != nil {
-		return store.User{}, store.Credential{}, fmt.Errorf("load user %s: %w", cred.UserID, err)
+		return store.User{}, store.Credential{}, store.CredentialUse{}, fmt.Errorf("load user %s: %w", cred.UserID, err)
 	}
 	if !u.IsActive || !u.IsRegistered {
-		return store.User{}, store.Credential{}, fmt.Errorf("user %s is inactive: %w", u.ID, ErrVerification)
+		return store.User{}, store.Credential{}, store.CredentialUse{}, fmt.Errorf("user %s is inactive: %w", u.ID, ErrVerification)
 	}
 	use, err := cs.verifyAssertion(ch, u, cred, a)
 	if err != nil {
-		return store.User{}, store.Credential{}, err
+		return store.User{}, store.Credential{}, store.CredentialUse{}, err
 	}
 	use.Purpose = store.UseLogin
-	if err := cs.recordUse(ctx, cred, use); err != nil {
-		return store.User{}, store.Credential{}, err
-	}
-	return u, cred, nil
-}
-
-// recordUse stores a verified assertion's counter and flags. The store
-// checks, in the same statement, that the counter still grows and the
-// credential is still active: an assertion that lost a race to another
-// with the same counter (a clone's) or whose credential was deactivated
-// meanwhile fails like a bad signature.
-func (cs *Ceremonies) recordUse(ctx context.Context, cred store.Credential, use store.CredentialUse) error {
-	err := cs.store.RecordCredentialUse(ctx, cred.ID, use)
-	if errors.Is(err, store.ErrSignCount) || errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("record use of %s: %w: %w", cred.ID, err, ErrVerification)
-	}
-	if err != nil {
-		return fmt.Errorf("record use of %s: %w", cred.ID, err)
-	}
-	return nil
+	return u, cred, use, nil
 }
 
 // checkDiscoverable: a usernameless login must be a Fido2 assertion whose

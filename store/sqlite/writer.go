@@ -3,17 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"countersign/store"
 )
 
 // maxBatch bounds the units of work one transaction commits together.
 const maxBatch = 128
 
 // errClosed: the store was closed while a write waited for the writer.
-var errClosed = errors.New("sqlite: the store is closed")
+var errClosed = fmt.Errorf("%w: the sqlite store is closed", store.ErrUnavailable)
 
 // writer is the one goroutine of a Store that writes. Every unit of work
 // that writes is handed to it (Write) instead of each beginning its own
