@@ -112,8 +112,8 @@ func TestMetricsCountLoginsActionsAndRefusals(t *testing.T) {
 		{"unknown paths", value(m, "countersign_http_requests_total", "route", "unmatched", "method", "GET", "status", "404"), 1},
 		{"user lookups by pattern", value(m, "countersign_http_requests_total", "route", "/auth/users/:userId", "method", "GET", "status", "404"), 1},
 		{"login latencies observed", value(m, "countersign_http_request_duration_seconds_count", "route", "/auth/login", "method", "POST"), 2},
-		{"stored challenges consumed", value(m, "countersign_store_operations_total", "op", "ConsumeChallenge", "result", "ok"), 2},        // registration, 1 credential
-		{"sealed challenges finished", value(m, "countersign_store_operations_total", "op", "RecordAssertion", "result", "ok"), 3},        // 1 login, 2 actions
+		{"stored challenges consumed", value(m, "countersign_store_operations_total", "op", "ConsumeChallenge", "result", "ok"), 2},          // registration, 1 credential
+		{"sealed challenges finished", value(m, "countersign_store_operations_total", "op", "RecordAssertion", "result", "ok"), 3},           // 1 login, 2 actions
 		{"sealed challenges burned by a failure", value(m, "countersign_store_operations_total", "op", "SpendChallenge", "result", "ok"), 1}, // the failed login
 	} {
 		if c.got != c.want {

@@ -75,8 +75,8 @@ type Options struct {
 	// SealKey (32 bytes, a store secret: SealKeySecret) seals login and
 	// action challenges; every replica must have the same.
 	SealKey []byte
-	Now              func() time.Time
-	Logger           *slog.Logger
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Ceremonies runs registration and login against a store.
