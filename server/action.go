@@ -85,7 +85,10 @@ func (s *Server) actionFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ua, err := s.ceremonies.FinishAction(c.Request().Context(), callerFrom(c).identity(), id, a)
+	caller := callerFrom(c)
+	identity := caller.identity()
+	identity.TokenUse = caller.inTransaction()
+	ua, err := s.ceremonies.FinishAction(c.Request().Context(), identity, id, a)
 	if err != nil {
 		return fmt.Errorf("finish action: %w", err)
 	}
@@ -157,7 +160,7 @@ func (s *Server) signedChange(c echo.Context) store.Signed {
 	caller := callerFrom(c)
 	ua, cred := va.action, va.credential
 	now := s.opts.Now().UTC()
-	return store.Signed{ActionID: ua.ID, Now: now, Audit: store.AuditEntry{
+	return store.Signed{ActionID: ua.ID, Now: now, TokenUse: caller.inTransaction(), Audit: store.AuditEntry{
 		ID: store.NewID("uj"), OrgID: ua.OrgID, UserID: caller.User.ID, Username: caller.User.Username,
 		ActionID: ua.ID, CredentialID: cred.ID, CredentialKind: cred.Kind, CredentialPublicKey: webauthn.CredentialPublicKeyPEM(cred),
 		Method: ua.Method, Path: ua.Path, Payload: ua.Payload,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,7 +21,33 @@ type Caller struct {
 	Token  store.Token
 	Claims token.Claims
 	Access *store.AccessToken
+	// use is this request's use of a machine token, nil for a person.
+	use *tokenUse
 }
+
+// tokenUse is a machine token's use by one request: recorded in the
+// transaction of the request's write when it makes one (inTransaction),
+// else by authenticate once the request is served.
+type tokenUse struct {
+	use      store.TokenUse
+	recorded bool
+}
+
+// inTransaction hands the request's token use to the write that records
+// it in its own transaction; nil for a person.
+func (c Caller) inTransaction() *store.TokenUse {
+	if c.use == nil {
+		return nil
+	}
+	c.use.recorded = true
+	u := c.use.use
+	return &u
+}
+
+// tokenUseResolution is how often, at most, a request that writes nothing
+// else records a machine token's last use for one purpose: reads do not
+// each cost a commit.
+const tokenUseResolution = time.Minute
 
 // isPerson tells a login-token caller from a machine identity.
 func (c Caller) isPerson() bool { return c.Token.Kind == store.TokenLogin }
@@ -50,11 +77,20 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req := c.Request()
 		if caller.Access != nil {
-			s.recordTokenUse(c, caller)
+			caller.use = &tokenUse{use: store.TokenUse{TokenID: caller.Token.ID, At: s.opts.Now().UTC(), Purpose: usePurpose(req.Method)}}
+			defer s.recordTokenUse(c, caller)
 		}
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), callerKey{}, caller)))
 		return next(c)
 	}
+}
+
+// usePurpose is what a request with method uses a token for.
+func usePurpose(method string) string {
+	if method != http.MethodGet && method != http.MethodHead {
+		return store.UseSign
+	}
+	return store.UseRead
 }
 
 // tokenOf returns the bearer token, else the session cookie's token when the
@@ -81,43 +117,46 @@ func bearer(c echo.Context) (string, error) {
 	return strings.TrimSpace(raw), nil
 }
 
+// callerFor checks a bearer token: its signature (once per process),
+// then, on every request, its record, its user and, for a machine, its
+// access token, all read in one query.
 func (s *Server) callerFor(ctx context.Context, raw string) (Caller, error) {
-	claims, tok, err := s.tokens.Verify(ctx, raw, store.TokenLogin, store.TokenPAT, store.TokenServiceAccount)
+	claims, b, err := s.tokens.Verify(ctx, raw, store.TokenLogin, store.TokenPAT, store.TokenServiceAccount)
 	if err != nil {
 		return Caller{}, err
 	}
-	u, err := s.store.GetUser(ctx, tok.UserID)
-	if err != nil {
-		return Caller{}, fmt.Errorf("load user of token %s: %w: %w", tok.ID, token.ErrInvalid, err)
-	}
+	u := b.User
 	if !u.IsActive || u.IsArchived {
 		return Caller{}, fmt.Errorf("user %s is inactive: %w", u.ID, token.ErrInvalid)
 	}
-	caller := Caller{User: u, Token: tok, Claims: claims}
+	caller := Caller{User: u, Token: b.Token, Claims: claims}
 	if caller.isPerson() {
 		return caller, nil
 	}
 	// Machine identities are checked on every request too: deactivating
 	// or archiving the token, or its user, stops it at once.
-	at, err := s.store.GetAccessToken(ctx, tok.ID)
-	if err != nil {
-		return Caller{}, fmt.Errorf("load access token %s: %w: %w", tok.ID, token.ErrInvalid, err)
+	at := b.Access
+	if at == nil {
+		return Caller{}, fmt.Errorf("access token %s: %w: %w", b.Token.ID, token.ErrInvalid, store.ErrNotFound)
 	}
 	if !at.IsActive || at.IsArchived {
 		return Caller{}, fmt.Errorf("access token %s is inactive: %w", at.ID, token.ErrInvalid)
 	}
-	caller.Access = &at
+	caller.Access = at
 	return caller, nil
 }
 
 // recordTokenUse notes when a machine token was last used, and whether to
-// read or to sign. A failure to note it does not fail the request.
+// read or to sign, once its request is served, unless the request's own
+// transaction recorded it or the stored use is of the same purpose and
+// less than tokenUseResolution old. A failure to note it does not fail the
+// request.
 func (s *Server) recordTokenUse(c echo.Context, caller Caller) {
-	purpose := store.UseRead
-	if m := c.Request().Method; m != http.MethodGet && m != http.MethodHead {
-		purpose = store.UseSign
+	u, at := caller.use, caller.Access
+	if u.recorded || (at.LastUsedFor == u.use.Purpose && at.LastUsedAt != nil && u.use.At.Sub(*at.LastUsedAt) < tokenUseResolution) {
+		return
 	}
-	if err := s.store.RecordTokenUse(c.Request().Context(), caller.Token.ID, s.opts.Now().UTC(), purpose); err != nil {
+	if err := s.store.RecordTokenUse(c.Request().Context(), u.use.TokenID, u.use.At, u.use.Purpose); err != nil {
 		s.log.Error("record token use", "token", caller.Token.ID, "cause", err.Error())
 	}
 }

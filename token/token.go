@@ -32,6 +32,7 @@ type Store interface {
 	UpdateSecret(ctx context.Context, name string, update func(current []byte) ([]byte, error)) ([]byte, error)
 	CreateToken(ctx context.Context, t store.Token) error
 	GetToken(ctx context.Context, id string) (store.Token, error)
+	GetBearer(ctx context.Context, tokenID string) (store.Bearer, error)
 	LatestTokenExpiry(ctx context.Context, createdBefore time.Time) (time.Time, error)
 }
 
@@ -53,6 +54,11 @@ type Issuer struct {
 	// unknownKID bounds the reloads a token naming an unknown key causes:
 	// anyone can send such a token.
 	unknownKID *rate.Limiter
+	// verified holds the tokens whose signature this process has checked
+	// (cache.go): a bearer token is verified once, not on every request.
+	verified *verifiedCache
+	// signatureChecks counts the signatures verified (tests read it).
+	signatureChecks atomic.Int64
 }
 
 // unknownKeyReloadEvery is the least time between two reloads caused by
@@ -83,7 +89,7 @@ func New(ctx context.Context, st Store, opts Options) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	is := &Issuer{store: st, opts: opts, unknownKID: rate.NewLimiter(rate.Every(unknownKeyReloadEvery), 1)}
+	is := &Issuer{store: st, opts: opts, unknownKID: rate.NewLimiter(rate.Every(unknownKeyReloadEvery), 1), verified: newVerifiedCache()}
 	is.ring.Store(r)
 	return is, nil
 }
@@ -204,12 +210,40 @@ func (is *Issuer) verificationKey(ctx context.Context, kid string) (*ecdsa.Publi
 }
 
 func (is *Issuer) parse(ctx context.Context, raw string, kinds ...string) (Claims, error) {
-	var c Claims
+	c, err := is.verifiedClaims(ctx, raw)
+	if err != nil {
+		return Claims{}, err
+	}
+	for _, k := range kinds {
+		if c.AppMetadata.TokenKind == k {
+			return c, nil
+		}
+	}
+	return Claims{}, fmt.Errorf("%w: kind %q not accepted here", ErrInvalid, c.AppMetadata.TokenKind)
+}
+
+// verifiedClaims returns the claims of a token whose signature, issuer,
+// audience and expiry check out: from the cache when this process has
+// verified the same token before (its key still in the keyring, its expiry
+// checked again now), else by verifying it and caching the result.
+func (is *Issuer) verifiedClaims(ctx context.Context, raw string) (Claims, error) {
+	key := cacheKey(raw)
+	if v, ok := is.verified.get(key); ok {
+		if _, known := is.ring.Load().byID[v.kid]; known && is.opts.Now().Before(v.claims.ExpiresAt.Time) {
+			return v.claims, nil
+		}
+		is.verified.remove(key)
+	}
+	var (
+		c   Claims
+		kid string
+	)
 	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ == AssertionType {
 			return nil, errors.New("a gateway assertion is not a bearer token")
 		}
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
+		is.signatureChecks.Add(1)
 		return is.verificationKey(ctx, kid)
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
@@ -221,39 +255,41 @@ func (is *Issuer) parse(ctx context.Context, raw string, kinds ...string) (Claim
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	for _, k := range kinds {
-		if c.AppMetadata.TokenKind == k {
-			return c, nil
-		}
+	if c.ExpiresAt != nil { // WithExpirationRequired: always set here
+		is.verified.add(key, verifiedToken{claims: c, kid: kid})
 	}
-	return Claims{}, fmt.Errorf("%w: kind %q not accepted here", ErrInvalid, c.AppMetadata.TokenKind)
+	return c, nil
 }
 
 // Verify parses a recorded token (login, PAT, service account) and checks
-// the store: it must exist, match the claims and not be revoked. The check is
-// made on every request so that revocation takes effect at once.
-func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Claims, store.Token, error) {
+// the store: it must exist, match the claims and not be revoked. It returns
+// the token's record with its user and, for a machine, its access token,
+// read in one query. The signature is checked once per process (the
+// cache); the store, on every request, so that revocation and
+// deactivation take effect at once.
+func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Claims, store.Bearer, error) {
 	c, err := is.parse(ctx, raw, kinds...)
 	if err != nil {
-		return Claims{}, store.Token{}, err
+		return Claims{}, store.Bearer{}, err
 	}
-	t, err := is.store.GetToken(ctx, c.ID)
+	b, err := is.store.GetBearer(ctx, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s not recorded", ErrInvalid, c.ID)
+		return Claims{}, store.Bearer{}, fmt.Errorf("%w: token %s not recorded", ErrInvalid, c.ID)
 	}
 	if err != nil {
-		return Claims{}, store.Token{}, fmt.Errorf("load token %s: %w", c.ID, err)
+		return Claims{}, store.Bearer{}, fmt.Errorf("load token %s: %w", c.ID, err)
 	}
+	t := b.Token
 	if t.RevokedAt != nil {
-		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s revoked", ErrInvalid, t.ID)
+		return Claims{}, store.Bearer{}, fmt.Errorf("%w: token %s revoked", ErrInvalid, t.ID)
 	}
 	if t.Kind != c.AppMetadata.TokenKind || t.UserID != c.Subject || t.OrgID != c.AppMetadata.OrgID {
-		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s claims differ from its record", ErrInvalid, t.ID)
+		return Claims{}, store.Bearer{}, fmt.Errorf("%w: token %s claims differ from its record", ErrInvalid, t.ID)
 	}
 	if !is.opts.Now().Before(t.ExpiresAt) {
-		return Claims{}, store.Token{}, fmt.Errorf("%w: token %s expired", ErrInvalid, t.ID)
+		return Claims{}, store.Bearer{}, fmt.Errorf("%w: token %s expired", ErrInvalid, t.ID)
 	}
-	return c, t, nil
+	return c, b, nil
 }
 
 // JWKS returns the public keys of the keyring, the signing key first, as a
