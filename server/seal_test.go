@@ -47,18 +47,32 @@ func tamper(t *testing.T, id string) string {
 // database would be, with seal key key.
 func (h *harness) replica(t *testing.T, key []byte) *Server {
 	t.Helper()
-	cs, err := webauthn.New(h.timed, webauthn.Options{
+	return h.serverOn(t, h.timed, key)
+}
+
+// serverStore is every store interface a server is built on.
+type serverStore interface {
+	Store
+	webauthn.Store
+	token.Store
+}
+
+// serverOn builds a server, its ceremonies and its issuer on st with h's
+// clock and logger, and seal key key.
+func (h *harness) serverOn(t *testing.T, st serverStore, key []byte) *Server {
+	t.Helper()
+	cs, err := webauthn.New(st, webauthn.Options{
 		RPID: testRPID, RPName: "countersign test", Origins: []string{testOrigin},
 		DecoyKey: []byte("test decoy key"), SealKey: key, Now: h.clock, Logger: h.log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := token.New(context.Background(), h.timed, token.Options{Issuer: testOrigin, LoginTTL: time.Hour, TempTTL: 5 * time.Minute, Now: h.clock})
+	tokens, err := token.New(context.Background(), st, token.Options{Issuer: testOrigin, LoginTTL: time.Hour, TempTTL: 5 * time.Minute, Now: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(context.Background(), h.timed, cs, tokens, Options{Origins: []string{testOrigin}, Now: h.clock, Logger: h.log})
+	srv, err := New(context.Background(), st, cs, tokens, Options{Origins: []string{testOrigin}, Now: h.clock, Logger: h.log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -249,5 +250,94 @@ func TestAcknowledgedWriteSurvivesKill(t *testing.T) {
 		if string(got) != "written" {
 			t.Errorf("%s: got %q, want the killed process's %q", name, got, "written")
 		}
+	}
+}
+
+const groupHelperEnv = "COUNTERSIGN_SQLITE_GROUP_HELPER_DB"
+
+// TestGroupCommitHelperProcess is not a test: run by
+// TestGroupCommittedWritesSurviveKill as another process, it spends
+// challenges from many goroutines at once, so that the writer commits
+// them in groups, and prints the id of each as soon as its write returns,
+// until it is killed.
+func TestGroupCommitHelperProcess(t *testing.T) {
+	path := os.Getenv(groupHelperEnv)
+	if path == "" {
+		t.Skip("helper process for TestGroupCommittedWritesSurviveKill")
+	}
+	s, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("sc-%d-%d", g, i)
+				if err := s.SpendChallenge(t.Context(), store.SpentChallenge{ID: id, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+					fmt.Println("error:", err)
+					os.Exit(1)
+				}
+				fmt.Println(id)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Many writers commit in groups in another process, which is killed
+// (SIGKILL) while they go on: every write it acknowledged is there.
+func TestGroupCommittedWritesSurviveKill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "countersign.db")
+	openFile(t, path) // migrated before the helper starts
+
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestGroupCommitHelperProcess$")
+	cmd.Env = append(os.Environ(), groupHelperEnv+"="+path)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatalf("StdoutPipe: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start helper: %v", err)
+	}
+	const enough = 400
+	var acked []string
+	lines := bufio.NewScanner(stdout)
+	for len(acked) < enough && lines.Scan() {
+		line := lines.Text()
+		if strings.HasPrefix(line, "error:") {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("helper: %s", line)
+		}
+		if strings.HasPrefix(line, "sc-") {
+			acked = append(acked, line)
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill helper: %v", err)
+	}
+	// What it printed before the kill was acknowledged too.
+	for lines.Scan() {
+		if line := lines.Text(); strings.HasPrefix(line, "sc-") {
+			acked = append(acked, line)
+		}
+	}
+	cmd.Wait()
+	if len(acked) < enough {
+		t.Fatalf("the helper acknowledged %d writes before it stopped, want at least %d", len(acked), enough)
+	}
+
+	s := openFile(t, path)
+	missing := 0
+	for _, id := range acked {
+		err := s.SpendChallenge(t.Context(), store.SpentChallenge{ID: id, ExpiresAt: time.Now().Add(time.Hour)})
+		if !errors.Is(err, store.ErrConflict) {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged writes are missing after the kill", missing, len(acked))
 	}
 }

@@ -29,7 +29,7 @@ var errClosed = fmt.Errorf("%w: the sqlite store is closed", store.ErrUnavailabl
 // on disk), so no request is answered before its write is durable.
 type writer struct {
 	db      *sql.DB
-	jobs    chan *job // unbuffered: a waiting Write is a blocked sender
+	jobs    chan *job // at most maxBatch waiting; more Writes block sending
 	closing chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -47,7 +47,7 @@ type job struct {
 }
 
 func newWriter(db *sql.DB) *writer {
-	w := &writer{db: db, jobs: make(chan *job), closing: make(chan struct{}), done: make(chan struct{})}
+	w := &writer{db: db, jobs: make(chan *job, maxBatch), closing: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -65,10 +65,21 @@ func (w *writer) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	case <-w.closing:
 		return errClosed
 	}
-	// Once taken, the unit runs or is refused by the writer: wait for the
+	// Once queued, the unit runs or is refused by the writer: wait for the
 	// outcome even if ctx ends meanwhile, so a committed write is never
-	// reported as failed.
-	return <-j.err
+	// reported as failed. A unit still queued when the writer stops never
+	// ran.
+	select {
+	case err := <-j.err:
+		return err
+	case <-w.done:
+		select {
+		case err := <-j.err:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 // close stops the writer once the transaction in progress is done; Writes
