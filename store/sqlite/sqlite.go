@@ -171,6 +171,11 @@ func dsn(path string) string {
 	// FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on a
 	// power loss, and an acknowledged registration or revocation must stay.
 	q.Add("_pragma", "synchronous(FULL)")
+	// No checkpoint inside a commit: the writer's transactions would stall
+	// behind one every thousand pages (a commit's latency, and so the
+	// tail's). The store's checkpointer runs them beside the writer
+	// (writer.go). Another process on the file keeps SQLite's default.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// has to upgrade a read lock (which fails with SQLITE_BUSY at once
 	// instead of waiting for busy_timeout).

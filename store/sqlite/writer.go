@@ -13,6 +13,12 @@ import (
 // maxBatch bounds the units of work one transaction commits together.
 const maxBatch = 128
 
+// checkpointEvery is how many committed transactions the writer lets pass
+// between two checkpoints of the WAL into the database file, which its
+// checkpointer runs beside it (PASSIVE: it never blocks the writer or the
+// readers) instead of SQLite running one inside a commit.
+const checkpointEvery = 256
+
 // errClosed: the store was closed while a write waited for the writer.
 var errClosed = fmt.Errorf("%w: the sqlite store is closed", store.ErrUnavailable)
 
@@ -33,6 +39,11 @@ type writer struct {
 	closing chan struct{}
 	done    chan struct{}
 	once    sync.Once
+	// checkpoint wakes the checkpointer (buffered 1: a wake-up while one
+	// runs is kept, more are one); checkpointed closes when it stops.
+	checkpoint   chan struct{}
+	checkpointed chan struct{}
+	sinceCheck   int
 
 	// batches and units count the transactions committed and the units of
 	// work they held (tests and the benchmark read them).
@@ -47,9 +58,28 @@ type job struct {
 }
 
 func newWriter(db *sql.DB) *writer {
-	w := &writer{db: db, jobs: make(chan *job, maxBatch), closing: make(chan struct{}), done: make(chan struct{})}
+	w := &writer{db: db, jobs: make(chan *job, maxBatch), closing: make(chan struct{}), done: make(chan struct{}),
+		checkpoint: make(chan struct{}, 1), checkpointed: make(chan struct{})}
 	go w.run()
+	go w.checkpointer()
 	return w
+}
+
+// checkpointer copies the WAL into the database file when the writer asks,
+// and once more when the store closes.
+func (w *writer) checkpointer() {
+	defer close(w.checkpointed)
+	for {
+		select {
+		case <-w.checkpoint:
+		case <-w.done:
+			_, _ = w.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			return
+		}
+		// A failure (another process holds the checkpoint lock) is
+		// retried at the next wake-up; the WAL only grows meanwhile.
+		_, _ = w.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}
 }
 
 // Write runs fn in a write transaction and returns once that transaction
@@ -87,6 +117,7 @@ func (w *writer) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (w *writer) close() {
 	w.once.Do(func() { close(w.closing) })
 	<-w.done
+	<-w.checkpointed
 }
 
 func (w *writer) run() {
@@ -164,6 +195,13 @@ func (w *writer) commit(batch []*job) {
 	} else {
 		w.batches.Add(1)
 		w.units.Add(int64(committed))
+		if w.sinceCheck++; w.sinceCheck >= checkpointEvery {
+			w.sinceCheck = 0
+			select {
+			case w.checkpoint <- struct{}{}:
+			default:
+			}
+		}
 	}
 	for i, j := range live {
 		j.err <- errs[i]
