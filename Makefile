@@ -3,7 +3,7 @@ GO ?= go
 
 include mk/test-deps.mk
 
-.PHONY: run build dist generate check-generate lint test test-unit test-e2e test-sdk test-newcomer fuzz clean
+.PHONY: run build dist generate check-generate lint test test-unit test-e2e test-sdk test-newcomer test-load fuzz bench clean
 
 ## run: start the server on http://localhost:8080 with SQLite under ./data
 ## (RUN_ARGS="--config FILE" adds settings, e.g. the gateway's upstreams)
@@ -49,7 +49,7 @@ lint:
 	node --check static/app.js
 
 ## test: everything CI runs: generate check, lint, unit, browser and SDK tests, a short fuzz
-test: test-deps check-generate lint test-unit test-e2e test-sdk test-newcomer
+test: test-deps check-generate lint test-unit test-e2e test-sdk test-newcomer test-load
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 # Unit, handler and conformance tests; the PostgreSQL backend runs the same
@@ -69,6 +69,24 @@ test-sdk:
 # gateway, run as written (on free ports).
 test-newcomer:
 	bash scripts/newcomer-orders.sh
+
+# A few seconds of the load generator against a freshly built server: the
+# benchmark's own code keeps working (make bench runs it for real).
+test-load: build
+	$(GO) run ./cmd/loadgen -server new=bin/countersign -concurrency 2 -duration 500ms -rounds 1
+
+## bench: the in-process benchmarks, then the HTTP load (cmd/loadgen) on
+## SQLite and on PostgreSQL with fsync on; BASELINE=path/to/countersign
+## measures an older build beside this one, interleaved. Takes long.
+BENCH_ARGS ?= -concurrency 1,16,64 -duration 5s -rounds 3
+BENCH_PG_DIR ?= $(or $(COUNTERSIGN_PG_DIR),$(TMPDIR),/tmp)/countersign-bench-postgres
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./server/
+	@export COUNTERSIGN_PG_DIR="$(BENCH_PG_DIR)" COUNTERSIGN_PG_DURABLE=1 && \
+	eval "$$(bash scripts/test-postgres.sh start)" && status=0 && \
+	$(GO) run ./cmd/loadgen -server new=bin/countersign $(if $(BASELINE),-server base=$(BASELINE)) \
+		-postgres "$$COUNTERSIGN_TEST_POSTGRES" $(BENCH_ARGS) || status=$$?; \
+	bash scripts/test-postgres.sh stop; exit $$status
 
 # Every decoder reachable from the network has a fuzz target; `go test`
 # runs their seeds, `make fuzz` fuzzes each for FUZZTIME (CI: a few seconds).

@@ -20,6 +20,8 @@
 #                     countersign-test-postgres); its socket is in it.
 # COUNTERSIGN_PG_PORT the port number, which only names the socket file
 #                     (default 54329).
+# COUNTERSIGN_PG_DURABLE=1 runs the cluster with fsync on (benchmarks); by
+#                     default fsync is off, for fast throwaway tests.
 #
 # Run as root, the server runs as the postgres user (PostgreSQL refuses to run
 # as root); run as anyone else, it runs as that user. The cluster is for
@@ -99,10 +101,16 @@ start() {
 			{ cat "$DIR/initdb.log" >&2; die "initdb failed"; }
 	fi
 	log "starting PostgreSQL ($("$BIN/postgres" --version)) on $DIR/.s.PGSQL.$PORT"
+	# COUNTERSIGN_PG_DURABLE=1 (make bench) keeps fsync on, as a real server
+	# runs, so that benchmark numbers include its commits' cost.
+	local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	if [ "${COUNTERSIGN_PG_DURABLE:-}" = 1 ]; then
+		durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+	fi
 	# listen_addresses='' : unix socket only. fsync and friends off: the
 	# data is thrown away, and the tests must not wait on the disk.
 	as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 \
-		-o "-k $DIR -p $PORT -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+		-o "-k $DIR -p $PORT -c listen_addresses='' $durability -c max_connections=200" \
 		start >&2 || { cat "$DIR/server.log" >&2; die "pg_ctl start failed"; }
 	psql_admin() { as_owner "$BIN/psql" -h "$DIR" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 	if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != 1 ]; then
