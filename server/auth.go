@@ -121,7 +121,7 @@ func bearer(c echo.Context) (string, error) {
 // then, on every request, its record, its user and, for a machine, its
 // access token, all read in one query.
 func (s *Server) callerFor(ctx context.Context, raw string) (Caller, error) {
-	claims, b, err := s.tokens.Verify(ctx, raw, store.TokenLogin, store.TokenPAT, store.TokenServiceAccount)
+	claims, b, err := s.tokens.VerifyBearer(ctx, raw, store.TokenLogin, store.TokenPAT, store.TokenServiceAccount)
 	if err != nil {
 		return Caller{}, err
 	}

@@ -19,9 +19,15 @@ const maxUserAgent = 256
 // for Activity and the sessions list. A failure to note it does not fail
 // the sign-in (it is logged).
 func (s *Server) recordSignIn(c echo.Context, u store.User, cred store.Credential, tokenID, via string) {
+	s.saveSignIn(c.Request().Context(), s.signInRecord(c, u, cred, tokenID, via))
+}
+
+// signInRecord is the event of a successful sign-in, for the login's own
+// transaction to record (finishLogin) or recordSignIn.
+func (s *Server) signInRecord(c echo.Context, u store.User, cred store.Credential, tokenID, via string) store.SignInEvent {
 	e := s.signInEvent(c, store.SignInSucceeded, via)
 	e.OrgID, e.UserID, e.Username, e.CredentialID, e.TokenID = u.OrgID, u.ID, u.Username, cred.ID, tokenID
-	s.saveSignIn(c.Request().Context(), e)
+	return e
 }
 
 // recordFailedSignIn notes a refused sign-in with a credential countersign

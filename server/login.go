@@ -37,11 +37,10 @@ type loginResponse struct {
 }
 
 func (s *Server) loginFinish(c echo.Context) error {
-	u, cred, issued, err := s.finishLogin(c)
+	_, _, issued, err := s.finishLogin(c, store.ViaAPI)
 	if err != nil {
 		return err
 	}
-	s.recordSignIn(c, u, cred, issued.ID, store.ViaAPI)
 	return c.JSON(http.StatusOK, loginResponse{Token: issued.Token})
 }
 
@@ -55,18 +54,19 @@ func (s *Server) logout(c echo.Context) error {
 }
 
 // finishLogin verifies a SignedChallenge body for /auth/login and the
-// console's /session/login alike, and issues the login token: it is
-// recorded in the login's own transaction, then signed. A refused one goes
-// into the sign-in log.
-func (s *Server) finishLogin(c echo.Context) (store.User, store.Credential, token.Issued, error) {
+// console's /session/login (via) alike, and issues the login token: it is
+// recorded with the sign-in event in the login's own transaction (one
+// commit), then signed. A refused one goes into the sign-in log.
+func (s *Server) finishLogin(c echo.Context, via string) (store.User, store.Credential, token.Issued, error) {
 	id, a, err := decodeSignedChallenge(c)
 	if err != nil {
 		return store.User{}, store.Credential{}, token.Issued{}, err
 	}
 	var rec store.Token
-	u, cred, err := s.ceremonies.FinishLogin(c.Request().Context(), id, a, func(u store.User) *store.Token {
+	u, cred, err := s.ceremonies.FinishLogin(c.Request().Context(), id, a, func(u store.User, cred store.Credential) (*store.Token, *store.SignInEvent) {
 		rec = s.tokens.LoginRecord(u)
-		return &rec
+		e := s.signInRecord(c, u, cred, rec.ID, via)
+		return &rec, &e
 	})
 	if err != nil {
 		s.recordFailedSignIn(c, a)

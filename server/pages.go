@@ -162,11 +162,10 @@ func (s *Server) signalFor(c echo.Context, u store.User) (*signInSignal, error) 
 // sessionLogin finishes a browser login: same body as /auth/login, but the
 // token goes into the session cookie instead of the response.
 func (s *Server) sessionLogin(c echo.Context) error {
-	u, cred, issued, err := s.finishLogin(c)
+	u, _, issued, err := s.finishLogin(c, store.ViaConsole)
 	if err != nil {
 		return err
 	}
-	s.recordSignIn(c, u, cred, issued.ID, store.ViaConsole)
 	return s.signedIn(c, u, issued)
 }
 

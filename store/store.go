@@ -487,6 +487,9 @@ type AssertionRecord struct {
 	Use          CredentialUse
 	Token        *Token
 	Action       *UserAction
+	// SignIn, when set, is the sign-in event of a login, recorded (and
+	// its organisation's log trimmed) as RecordSignIn does.
+	SignIn *SignInEvent
 	// TokenUse, when set, records the use of the access token the
 	// assertion was made under, as RecordTokenUse does.
 	TokenUse *TokenUse

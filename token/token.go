@@ -263,11 +263,18 @@ func (is *Issuer) verifiedClaims(ctx context.Context, raw string) (Claims, error
 
 // Verify parses a recorded token (login, PAT, service account) and checks
 // the store: it must exist, match the claims and not be revoked. It returns
-// the token's record with its user and, for a machine, its access token,
-// read in one query. The signature is checked once per process (the
+// the token's record, read in one query with its user and access token
+// (VerifyBearer returns those too). The signature is checked once per process (the
 // cache); the store, on every request, so that revocation and
 // deactivation take effect at once.
-func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Claims, store.Bearer, error) {
+func (is *Issuer) Verify(ctx context.Context, raw string, kinds ...string) (Claims, store.Token, error) {
+	c, b, err := is.VerifyBearer(ctx, raw, kinds...)
+	return c, b.Token, err
+}
+
+// VerifyBearer is Verify returning the token's user and, for a machine,
+// its access token too, read in the same query.
+func (is *Issuer) VerifyBearer(ctx context.Context, raw string, kinds ...string) (Claims, store.Bearer, error) {
 	c, err := is.parse(ctx, raw, kinds...)
 	if err != nil {
 		return Claims{}, store.Bearer{}, err

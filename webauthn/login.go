@@ -139,13 +139,17 @@ func (cs *Ceremonies) decoy(orgID, username string) (credID string, key bool, tr
 	return EncodeBase64URL(sum), sum[1]%4 == 0, slices.Clone(decoyTransports[int(sum[0])%len(decoyTransports)])
 }
 
+// LoginRecords makes what a verified login writes with it: its login
+// token and its sign-in event (either may be nil).
+type LoginRecords func(u store.User, cred store.Credential) (*store.Token, *store.SignInEvent)
+
 // FinishLogin opens the sealed login challenge, verifies the assertion and
-// records it: the challenge spent, the credential's use and, when token is
-// set, the login token it makes for the user, in one transaction. A failed
+// records it: the challenge spent, the credential's use and what records
+// makes (the login token, the sign-in event), in one transaction. A failed
 // attempt spends the challenge too. It returns the user and the credential
 // used; every failure is ErrChallenge or ErrVerification, with the reason
 // in the wrapped message for the log.
-func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Assertion, token func(store.User) *store.Token) (store.User, store.Credential, error) {
+func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Assertion, records LoginRecords) (store.User, store.Credential, error) {
 	ch, err := cs.open(challengeID, store.PurposeLogin)
 	if err != nil {
 		return store.User{}, store.Credential{}, err
@@ -155,8 +159,8 @@ func (cs *Ceremonies) FinishLogin(ctx context.Context, challengeID string, a Ass
 		return store.User{}, store.Credential{}, cs.burn(ctx, ch, err)
 	}
 	r := store.AssertionRecord{CredentialID: cred.ID, Use: use}
-	if token != nil {
-		r.Token = token(u)
+	if records != nil {
+		r.Token, r.SignIn = records(u, cred)
 	}
 	if err := cs.record(ctx, ch, r); err != nil {
 		return store.User{}, store.Credential{}, err

@@ -10,6 +10,16 @@
 // several processes (the server and a CLI invocation) can share one file:
 // writers queue on the lock instead of failing on a read-to-write upgrade.
 //
+// Within a process every write goes through one writer goroutine
+// (writer.go) instead of connections competing for SQLite's write lock in
+// its busy handler: the units of work that arrive while a transaction is
+// being committed are run together in the next one, each in a savepoint,
+// and committed by one fsync (group commit), and none returns before its
+// commit is on disk. The WAL is checkpointed beside the writer, not inside
+// its commits. Statements are prepared once per connection. The store
+// counts its commits with SQLite's commit hook (Commits), for the tests
+// that hold operations to a budget of them.
+//
 // Open migrates unless Options.SkipMigrations. When two processes migrate a
 // new file at once, the slower one's migration transaction fails on the
 // tables the other created and rolls back, and Open succeeds because
@@ -27,7 +37,10 @@
 //     "Alice" and "alice" collide and either finds the user.
 //   - Single use is one SQL statement: ConsumeChallenge is a DELETE ...
 //     RETURNING, CompleteRegistration a conditional DELETE of the code whose
-//     affected-row count decides, in one transaction with its inserts.
+//     affected-row count decides, in one transaction with its inserts, and a
+//     sealed challenge is spent by inserting its id into spent_challenge,
+//     whose primary key refuses a second (RecordAssertion writes it with the
+//     credential's use and the token or user action, in one transaction).
 //   - A signed change (CreateCredentialSigned, SetCredentialActive,
 //     RenameCredential) is one transaction: a conditional UPDATE sets the
 //     user action's used_at (no row affected: store.ErrActionUsed), then the

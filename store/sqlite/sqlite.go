@@ -233,11 +233,22 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := p.Up(ctx); err != nil {
 		// Another process opening the same new file may have applied the
 		// migration between our version check and our transaction; ours
-		// then fails and rolls back. What counts is that none is pending.
-		if pending, perr := p.HasPending(ctx); perr == nil && !pending {
-			return nil
+		// then fails and rolls back. What counts is that none is pending
+		// once that process is done with the later migrations too.
+		deadline := time.Now().Add(walWait)
+		for {
+			if pending, perr := p.HasPending(ctx); perr == nil && !pending {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("migrate: %w", ctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
-		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }
@@ -295,7 +306,9 @@ func (s *Store) Close() error {
 // beginWrite begins one BEGIN IMMEDIATE transaction (the DSN's _txlock),
 // so a transaction takes the write lock up front and never has to upgrade
 // a read lock. Its function must use only its tx: a second connection
-// would wait for the lock this transaction holds.
+// would wait for the lock this transaction holds. The store's writes go
+// through its writer (Dialect.Write), which begins its transactions the
+// same way.
 func beginWrite(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
 	return db.BeginTx(ctx, nil)
 }

@@ -14,24 +14,27 @@ const signInColumns = `id, org_id, user_id, username, credential_id, token_id, o
 // RecordSignIn inserts e and trims the organisation's events of e's
 // outcome to their cap, oldest first, in one transaction.
 func (s *Store) RecordSignIn(ctx context.Context, e store.SignInEvent) error {
+	if err := s.inTx(ctx, func(tx conn) error { return insertSignIn(ctx, tx, e) }); err != nil {
+		return fmt.Errorf("record sign-in %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// insertSignIn is RecordSignIn's statements, for any transaction (a
+// login's own: RecordAssertion).
+func insertSignIn(ctx context.Context, tx conn, e store.SignInEvent) error {
 	keep := store.MaxSignInsKept
 	if e.Outcome == store.SignInFailed {
 		keep = store.MaxFailedSignInsKept
 	}
-	err := s.inTx(ctx, func(tx conn) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sign_in_event (`+signInColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.OrgID, e.UserID, e.Username, e.CredentialID, e.TokenID, e.Outcome, e.Via, e.Reason, e.ClientIP, e.UserAgent, millis(e.CreatedAt)); err != nil {
-			return tx.mapErr(err)
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE org_id = ? AND outcome = ? AND id NOT IN (
-			SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? ORDER BY created_at DESC, id DESC LIMIT ?)`,
-			e.OrgID, e.Outcome, e.OrgID, e.Outcome, keep)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("record sign-in %s: %w", e.ID, err)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sign_in_event (`+signInColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.OrgID, e.UserID, e.Username, e.CredentialID, e.TokenID, e.Outcome, e.Via, e.Reason, e.ClientIP, e.UserAgent, millis(e.CreatedAt)); err != nil {
+		return tx.mapErr(err)
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE org_id = ? AND outcome = ? AND id NOT IN (
+		SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? ORDER BY created_at DESC, id DESC LIMIT ?)`,
+		e.OrgID, e.Outcome, e.OrgID, e.Outcome, keep)
+	return err
 }
 
 // ListSignInEvents returns the events q selects, newest first.

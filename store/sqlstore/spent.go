@@ -63,6 +63,11 @@ func (s *Store) RecordAssertion(ctx context.Context, r store.AssertionRecord) er
 				return fmt.Errorf("insert token %s: %w", r.Token.ID, err)
 			}
 		}
+		if r.SignIn != nil {
+			if err := insertSignIn(ctx, tx, *r.SignIn); err != nil {
+				return fmt.Errorf("record sign-in %s: %w", r.SignIn.ID, err)
+			}
+		}
 		if r.Action != nil {
 			if err := insertUserAction(ctx, tx, *r.Action); err != nil {
 				return fmt.Errorf("insert user action %s: %w", store.Ref(r.Action.ID), err)

@@ -102,6 +102,28 @@ var spentChallengeTests = []test{
 			t.Errorf("token use: got %v %q, want %v sign", at2.LastUsedAt, at2.LastUsedFor, at(time.Minute))
 		}
 	}},
+	{"a login assertion records its sign-in event with the token", func(t *testing.T, s store.Store) {
+		_, u := seed(t, s)
+		mustCreateCredential(t, s, newCredential("cr-1", u, "cred-1"))
+		r := loginRecord("sc-1", u)
+		e := store.SignInEvent{ID: "si-1", OrgID: u.OrgID, UserID: u.ID, Username: u.Username, CredentialID: "cr-1",
+			TokenID: r.Token.ID, Outcome: store.SignInSucceeded, Via: store.ViaAPI, CreatedAt: at(time.Minute)}
+		r.SignIn = &e
+		must(t, "RecordAssertion", s.RecordAssertion(t.Context(), r))
+		got, err := s.GetSignInByToken(t.Context(), r.Token.ID)
+		must(t, "GetSignInByToken", err)
+		equal(t, "sign-in event", got, e)
+	}},
+	{"a replayed login writes no sign-in event", func(t *testing.T, s store.Store) {
+		_, u := seed(t, s)
+		mustCreateCredential(t, s, newCredential("cr-1", u, "cred-1"))
+		must(t, "SpendChallenge", s.SpendChallenge(t.Context(), store.SpentChallenge{ID: "sc-1", ExpiresAt: at(5 * time.Minute)}))
+		r := loginRecord("sc-1", u)
+		r.SignIn = &store.SignInEvent{ID: "si-1", OrgID: u.OrgID, UserID: u.ID, TokenID: r.Token.ID, Outcome: store.SignInSucceeded, Via: store.ViaAPI, CreatedAt: t0}
+		wantErr(t, "RecordAssertion of a spent challenge", s.RecordAssertion(t.Context(), r), store.ErrConflict)
+		_, err := s.GetSignInByToken(t.Context(), r.Token.ID)
+		wantErr(t, "GetSignInByToken", err, store.ErrNotFound)
+	}},
 	{"a replayed assertion writes nothing", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
 		mustCreateCredential(t, s, newCredential("cr-1", u, "cred-1"))
@@ -179,6 +201,31 @@ var spentChallengeTests = []test{
 			}
 		}
 		equal(t, "assertions recorded", won, 1)
+	}},
+	{"many more concurrent assertions than connections all finish", func(t *testing.T, s store.Store) {
+		// 64 is four times the PostgreSQL pool: every unit of work holds
+		// one connection at a time, so none waits for another's.
+		_, u := seed(t, s)
+		cred := newCredential("cr-1", u, "cred-1")
+		cred.SignCount = 0 // counters of 0 are always accepted: no race to lose
+		mustCreateCredential(t, s, cred)
+		const n = 64
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				r := loginRecord(fmt.Sprintf("sc-%d", i), u)
+				r.Token.ID = fmt.Sprintf("to-%d", i)
+				r.Use.SignCount = 0
+				errs[i] = s.RecordAssertion(t.Context(), r)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("assertion %d: %v", i, err)
+			}
+		}
 	}},
 	{"a bearer is its token, its user and its access token", func(t *testing.T, s store.Store) {
 		f := newAdminFixture(t, s)
