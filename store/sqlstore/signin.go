@@ -21,19 +21,28 @@ func (s *Store) RecordSignIn(ctx context.Context, e store.SignInEvent) error {
 }
 
 // insertSignIn is RecordSignIn's statements, for any transaction (a
-// login's own: RecordAssertion).
+// login's own: RecordAssertion). Each event of an organisation and outcome
+// is numbered one past the newest (an index lookup), and the trim deletes
+// those numbered keep or more behind it: a range of the index, usually one
+// row, where comparing against the keep newest read every kept event on
+// every sign-in. Two events recorded at once in PostgreSQL may share a
+// number; the log then keeps one more until the next.
 func insertSignIn(ctx context.Context, tx conn, e store.SignInEvent) error {
 	keep := store.MaxSignInsKept
 	if e.Outcome == store.SignInFailed {
 		keep = store.MaxFailedSignInsKept
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sign_in_event (`+signInColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OrgID, e.UserID, e.Username, e.CredentialID, e.TokenID, e.Outcome, e.Via, e.Reason, e.ClientIP, e.UserAgent, millis(e.CreatedAt)); err != nil {
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ordinal), 0) FROM sign_in_event WHERE org_id = ? AND outcome = ?`,
+		e.OrgID, e.Outcome).Scan(&last); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sign_in_event (`+signInColumns+`, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.OrgID, e.UserID, e.Username, e.CredentialID, e.TokenID, e.Outcome, e.Via, e.Reason, e.ClientIP, e.UserAgent, millis(e.CreatedAt), last+1); err != nil {
 		return tx.mapErr(err)
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE org_id = ? AND outcome = ? AND id NOT IN (
-		SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? ORDER BY created_at DESC, id DESC LIMIT ?)`,
-		e.OrgID, e.Outcome, e.OrgID, e.Outcome, keep)
+	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal <= ?`,
+		e.OrgID, e.Outcome, last+1-int64(keep))
 	return err
 }
 
