@@ -141,11 +141,13 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("countersign load: %d round(s) of %s per cell, builds %s, interleaved\n", o.rounds, o.duration, names(o.builds))
 	results := &table{}
 	for _, db := range dbs {
-		if err := runDatabase(ctx, o, db, results); err != nil {
+		err := runDatabase(ctx, o, db, results)
+		// What was measured is printed even when a later cell fails.
+		results.print(os.Stdout, o)
+		if err != nil {
 			return fmt.Errorf("%s: %w", db, err)
 		}
 	}
-	results.print(os.Stdout, o)
 	return nil
 }
 

@@ -83,6 +83,16 @@ func (d *Dialect) forUpdate() string {
 	return ` FOR UPDATE`
 }
 
+// skipLocked locks the rows a SELECT reads for a DELETE of them, leaving
+// out those another transaction holds (which that one deletes), or ""
+// without row locks.
+func (d *Dialect) skipLocked() string {
+	if !d.RowLocks {
+		return ""
+	}
+	return ` FOR UPDATE SKIP LOCKED`
+}
+
 // forNoKeyUpdate is the weaker lock an UPDATE that changes no key takes
 // (it lets foreign keys to the row be checked meanwhile), or "" without row
 // locks.

@@ -22,27 +22,33 @@ func (s *Store) RecordSignIn(ctx context.Context, e store.SignInEvent) error {
 
 // insertSignIn is RecordSignIn's statements, for any transaction (a
 // login's own: RecordAssertion). Each event of an organisation and outcome
-// is numbered one past the newest (an index lookup), and the trim deletes
-// those numbered keep or more behind it: a range of the index, usually one
-// row, where comparing against the keep newest read every kept event on
-// every sign-in. Two events recorded at once in PostgreSQL may share a
-// number; the log then keeps one more until the next.
+// is numbered one past the newest (an index lookup, in the INSERT itself),
+// and the trim deletes those numbered keep or more behind it: a range of
+// the index, usually one row, where comparing against the keep newest read
+// every kept event on every sign-in. In PostgreSQL concurrent sign-ins
+// would all try to delete the same oldest row and wait, each for the
+// other's commit, on its lock: the trim skips rows another transaction
+// holds (SKIP LOCKED), which that one deletes. Two events recorded at once
+// may share a number; the log then keeps one more until the next.
 func insertSignIn(ctx context.Context, tx conn, e store.SignInEvent) error {
 	keep := store.MaxSignInsKept
 	if e.Outcome == store.SignInFailed {
 		keep = store.MaxFailedSignInsKept
 	}
-	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ordinal), 0) FROM sign_in_event WHERE org_id = ? AND outcome = ?`,
-		e.OrgID, e.Outcome).Scan(&last); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sign_in_event (`+signInColumns+`, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OrgID, e.UserID, e.Username, e.CredentialID, e.TokenID, e.Outcome, e.Via, e.Reason, e.ClientIP, e.UserAgent, millis(e.CreatedAt), last+1); err != nil {
+	var ordinal int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO sign_in_event (`+signInColumns+`, ordinal)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(MAX(ordinal), 0) + 1 FROM sign_in_event WHERE org_id = ? AND outcome = ?
+		RETURNING ordinal`,
+		e.ID, e.OrgID, e.UserID, e.Username, e.CredentialID, e.TokenID, e.Outcome, e.Via, e.Reason, e.ClientIP, e.UserAgent, millis(e.CreatedAt),
+		e.OrgID, e.Outcome).Scan(&ordinal); err != nil {
 		return tx.mapErr(err)
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal <= ?`,
-		e.OrgID, e.Outcome, last+1-int64(keep))
+	if ordinal <= int64(keep) {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE id IN (
+		SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal <= ?`+tx.d.skipLocked()+`)`,
+		e.OrgID, e.Outcome, ordinal-int64(keep))
 	return err
 }
 
