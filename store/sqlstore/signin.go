@@ -20,6 +20,10 @@ func (s *Store) RecordSignIn(ctx context.Context, e store.SignInEvent) error {
 	return nil
 }
 
+// trimWindow is how far behind the newest falling-out number a trim
+// looks for events left over by earlier, concurrent trims.
+const trimWindow = 64
+
 // insertSignIn is RecordSignIn's statements, for any transaction (a
 // login's own: RecordAssertion). Each event of an organisation and outcome
 // is numbered one past the newest (an index lookup, in the INSERT itself),
@@ -46,9 +50,14 @@ func insertSignIn(ctx context.Context, tx conn, e store.SignInEvent) error {
 	if ordinal <= int64(keep) {
 		return nil
 	}
+	// Only the numbers that fell behind with this event and the few
+	// before it (left by trims that skipped them, or that another
+	// transaction deletes): a range from the oldest kept would, in
+	// PostgreSQL, step over every deleted event not yet vacuumed.
+	last := ordinal - int64(keep)
 	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE id IN (
-		SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal <= ?`+tx.d.skipLocked()+`)`,
-		e.OrgID, e.Outcome, ordinal-int64(keep))
+		SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal > ? AND ordinal <= ?`+tx.d.skipLocked()+`)`,
+		e.OrgID, e.Outcome, last-trimWindow, last)
 	return err
 }
 
