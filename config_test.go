@@ -19,6 +19,7 @@ func parseServe(t *testing.T, args ...string) (Config, error) {
 	fs.SetOutput(io.Discard)
 	storeFlags(fs, &cfg)
 	serverFlags(fs, &cfg, &origins)
+	opsFlags(fs, &cfg.Ops)
 	if _, err := parseFlags(fs, args, false); err != nil {
 		return cfg, err
 	}
@@ -98,6 +99,27 @@ func TestConfigurationFile(t *testing.T) {
 			t.Fatalf("config = %+v", cfg)
 		}
 	})
+	t.Run("the example file names every flag of serve", func(t *testing.T) {
+		raw, err := os.ReadFile("docs/countersign.example.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg Config
+		var origins stringList
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		storeFlags(fs, &cfg)
+		serverFlags(fs, &cfg, &origins)
+		opsFlags(fs, &cfg.Ops)
+		fs.VisitAll(func(f *flag.Flag) {
+			key := strings.ReplaceAll(f.Name, "-", "_")
+			if f.Name == "origin" {
+				key = "origins"
+			}
+			if f.Name != "config" && !strings.Contains(string(raw), "\n"+key+":") && !strings.Contains(string(raw), "# "+key+":") {
+				t.Errorf("docs/countersign.example.yaml does not document %s (key %s)", f.Name, key)
+			}
+		})
+	})
 	t.Run("flags and the environment win over the file", func(t *testing.T) {
 		p := write(t, "listen: 127.0.0.1:7000\nrp_name: from the file\nrate_limit: 3\norigins: [http://localhost:7000]\n")
 		t.Setenv("COUNTERSIGN_RATE_LIMIT", "9")
@@ -119,6 +141,17 @@ func TestConfigurationFile(t *testing.T) {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("the error does not report %q:\n%v", want, err)
 			}
+		}
+	})
+	t.Run("invite reads the same file, taking what it uses", func(t *testing.T) {
+		var cfg Config
+		var origins stringList
+		fs := flag.NewFlagSet("invite", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		storeFlags(fs, &cfg)
+		serverFlags(fs, &cfg, &origins)
+		if _, err := parseFlags(fs, []string{"--config", "docs/countersign.example.yaml"}, true); err != nil {
+			t.Fatalf("invite with the example file: %v", err)
 		}
 	})
 	t.Run("an empty file configures nothing", func(t *testing.T) {

@@ -77,9 +77,12 @@ func (f *configFile) applyFile(fs *flag.FlagSet) error {
 			name = "origin"
 		}
 		fl := fs.Lookup(name)
-		if fl == nil || name == "config" || strings.Contains(key, "-") {
+		if name == "config" || strings.Contains(key, "-") || (fl == nil && !anyCommandTakes(name)) {
 			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q", f.path, node.Line, key))
 			continue
+		}
+		if fl == nil {
+			continue // a setting of serve that this sub-command does not use
 		}
 		if given[name] {
 			continue
@@ -119,4 +122,17 @@ func scalars(n *yaml.Node, list bool) ([]string, error) {
 	default:
 		return nil, errors.New("must be a single value")
 	}
+}
+
+// anyCommandTakes tells whether some sub-command has a flag name, so that
+// one file can configure serve and the commands run beside it (invite,
+// backup, …), each taking what it uses.
+func anyCommandTakes(name string) bool {
+	var cfg Config
+	var origins stringList
+	fs := flag.NewFlagSet("all", flag.ContinueOnError)
+	storeFlags(fs, &cfg)
+	serverFlags(fs, &cfg, &origins)
+	opsFlags(fs, &cfg.Ops)
+	return fs.Lookup(name) != nil
 }
