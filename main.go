@@ -366,40 +366,24 @@ type inviteOutput struct {
 }
 
 func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg Config
-	var origins stringList
 	var asJSON bool
 	var orgID string
-	fs := flag.NewFlagSet("invite", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	storeFlags(fs, &cfg)
-	serverFlags(fs, &cfg, &origins)
-	fs.BoolVar(&asJSON, "json", false, "print one JSON line instead of text")
-	fs.StringVar(&orgID, "org", "", "organisation id (default: the server's organisation, created on first use)")
-	fs.Usage = usageWithEnv(fs)
-	positional, err := parseFlags(fs, args, true)
-	if err != nil {
-		return err
-	}
-	if len(positional) != 1 {
-		return fmt.Errorf("invite takes exactly one USERNAME\n%s", usage)
-	}
-	if err := cfg.finish(origins, true); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), nil)
+	a, cfg, username, err := openForCommand(ctx, "invite", "USERNAME", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print one JSON line instead of text")
+		fs.StringVar(&orgID, "org", "", "organisation id (default: the server's organisation, created on first use)")
+	})
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
-	inv, err := a.ceremonies.Invite(ctx, webauthn.InviteRequest{OrgID: orgID, Username: positional[0]})
+	inv, err := a.ceremonies.Invite(ctx, webauthn.InviteRequest{OrgID: orgID, Username: username})
 	renewed := false
 	if errors.Is(err, store.ErrConflict) {
 		// The user exists: a lost or expired invitation is issued again,
 		// replacing the old code, as long as nobody has registered with it.
-		inv, err = a.ceremonies.Reinvite(ctx, orgID, positional[0])
+		inv, err = a.ceremonies.Reinvite(ctx, orgID, username)
 		if errors.Is(err, webauthn.ErrRegistered) {
-			return fmt.Errorf("%q has already registered; they sign in at %s/login", positional[0], cfg.Origins[0])
+			return fmt.Errorf("%q has already registered; they sign in at %s/login", username, cfg.Origins[0])
 		}
 		renewed = err == nil
 	}
@@ -411,9 +395,7 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		RegistrationCode: inv.Code, RegistrationURL: registrationURL(cfg.Origins[0], inv),
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(out)
+		return writeJSONLine(stdout, out)
 	}
 	role := "user"
 	if inv.Owner {
@@ -442,38 +424,22 @@ type recoverOutput struct {
 // reads the data directory, and holds every key already. Opening the link
 // registers a new passkey and retires every earlier credential and token.
 func recoverUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg Config
-	var origins stringList
 	var asJSON bool
 	var orgID string
-	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	storeFlags(fs, &cfg)
-	serverFlags(fs, &cfg, &origins)
-	fs.BoolVar(&asJSON, "json", false, "print one JSON line instead of text")
-	fs.StringVar(&orgID, "org", "", "organisation id (default: the server's organisation)")
-	fs.Usage = usageWithEnv(fs)
-	positional, err := parseFlags(fs, args, true)
-	if err != nil {
-		return err
-	}
-	if len(positional) != 1 {
-		return fmt.Errorf("recover takes exactly one USERNAME\n%s", usage)
-	}
-	if err := cfg.finish(origins, true); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), nil)
+	a, cfg, username, err := openForCommand(ctx, "recover", "USERNAME", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print one JSON line instead of text")
+		fs.StringVar(&orgID, "org", "", "organisation id (default: the server's organisation)")
+	})
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
-	link, err := a.ceremonies.IssueResetByOperator(ctx, orgID, positional[0])
+	link, err := a.ceremonies.IssueResetByOperator(ctx, orgID, username)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no user %q in the organisation", positional[0])
+		return fmt.Errorf("no user %q in the organisation", username)
 	}
 	if errors.Is(err, webauthn.ErrNotRecoverable) {
-		return fmt.Errorf("%q is not an active, registered person: invite them again with \"countersign invite %s\"", positional[0], positional[0])
+		return fmt.Errorf("%q is not an active, registered person: invite them again with \"countersign invite %s\"", username, username)
 	}
 	if err != nil {
 		return err
@@ -484,14 +450,57 @@ func recoverUser(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		ExpiresAt: link.ExpiresAt.UTC().Format(time.RFC3339),
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(out)
+		return writeJSONLine(stdout, out)
 	}
 	fmt.Fprintf(stdout, "Reset link for %s (valid until %s, works once):\n\n  %s\n\n"+
 		"Opening it creates a new passkey; every earlier passkey, key, access token and session of %s stops working.\n",
 		out.Username, link.ExpiresAt.Format(time.RFC1123), out.ResetURL, out.Username)
 	return nil
+}
+
+// openForCommand parses the flags of a sub-command that works on a
+// server's store with its configuration (the store and server flags, and
+// those extra adds) and opens them. arg names the one positional argument
+// it takes ("USERNAME"), or is "" when it takes none.
+func openForCommand(ctx context.Context, name, arg string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*app, Config, string, error) {
+	var cfg Config
+	var origins stringList
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storeFlags(fs, &cfg)
+	serverFlags(fs, &cfg, &origins)
+	if extra != nil {
+		extra(fs)
+	}
+	fs.Usage = usageWithEnv(fs)
+	positional, err := parseFlags(fs, args, arg != "")
+	if err != nil {
+		return nil, cfg, "", err
+	}
+	switch {
+	case arg == "" && len(positional) > 0:
+		return nil, cfg, "", fmt.Errorf("%s takes no arguments\n%s", name, usage)
+	case arg != "" && len(positional) != 1:
+		return nil, cfg, "", fmt.Errorf("%s takes exactly one %s\n%s", name, arg, usage)
+	}
+	if err := cfg.finish(origins, true); err != nil {
+		return nil, cfg, "", fmt.Errorf("configuration:\n%w", err)
+	}
+	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), nil)
+	if err != nil {
+		return nil, cfg, "", err
+	}
+	if arg == "" {
+		return a, cfg, "", nil
+	}
+	return a, cfg, positional[0], nil
+}
+
+// writeJSONLine prints v as one JSON line, for scripts (--json).
+func writeJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func registrationURL(origin string, inv webauthn.Invited) string {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -107,20 +106,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // rotateSigningKey adds a new token-signing key that signs from now on; the
 // previous one keeps verifying until every token it signed has expired.
 func rotateSigningKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg Config
-	var origins stringList
-	fs := flag.NewFlagSet("rotate-signing-key", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	storeFlags(fs, &cfg)
-	serverFlags(fs, &cfg, &origins)
-	fs.Usage = usageWithEnv(fs)
-	if _, err := parseFlags(fs, args, false); err != nil {
-		return err
-	}
-	if err := cfg.finish(origins, true); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	a, err := open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), nil)
+	a, _, _, err := openForCommand(ctx, "rotate-signing-key", "", args, stderr, nil)
 	if err != nil {
 		return err
 	}

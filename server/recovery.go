@@ -307,10 +307,7 @@ func (s *Server) recoverUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, registrationResponse{
-		Credential: registeredCredential{UUID: cred.ID, Kind: cred.Kind, Name: cred.Name},
-		User:       registeredUser{ID: u.ID, Username: u.Username, OrgID: u.OrgID},
-	})
+	return c.JSON(http.StatusOK, newRegistrationResponse(u, cred))
 }
 
 // finishRecovery is shared by the API and the console's /recover page.

@@ -151,6 +151,15 @@ type registeredUser struct {
 	OrgID    string `json:"orgId"`
 }
 
+// newRegistrationResponse is the answer of a finished registration, and
+// of a recovery, which registers a credential the same way.
+func newRegistrationResponse(u store.User, cred store.Credential) registrationResponse {
+	return registrationResponse{
+		Credential: registeredCredential{UUID: cred.ID, Kind: cred.Kind, Name: cred.Name},
+		User:       registeredUser{ID: u.ID, Username: u.Username, OrgID: u.OrgID},
+	}
+}
+
 // registrationFinish completes a registration. The ceremony is named by the
 // temporary token of the init call (spec §4.1), not by a body field.
 func (s *Server) registrationFinish(c echo.Context) error {
@@ -158,10 +167,7 @@ func (s *Server) registrationFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, registrationResponse{
-		Credential: registeredCredential{UUID: cred.ID, Kind: cred.Kind, Name: cred.Name},
-		User:       registeredUser{ID: u.ID, Username: u.Username, OrgID: u.OrgID},
-	})
+	return c.JSON(http.StatusOK, newRegistrationResponse(u, cred))
 }
 
 // finishRegistration is shared by the API and the console: the temporary
