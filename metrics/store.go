@@ -370,6 +370,11 @@ func (w *Store) RevokeTokensSigned(ctx context.Context, s store.Signed, userID s
 	return w.Store.RevokeTokensSigned(ctx, s, userID, ids)
 }
 
+func (w *Store) IssueTokenSigned(ctx context.Context, s store.Signed, t store.Token, e store.SignInEvent) (err error) {
+	defer w.observe("IssueTokenSigned", time.Now(), &err)
+	return w.Store.IssueTokenSigned(ctx, s, t, e)
+}
+
 // One-time codes and recovery (issue 10).
 
 func (w *Store) PutCode(ctx context.Context, c store.Code) (err error) {

@@ -10,8 +10,9 @@ const (
 
 // Where a sign-in came from.
 const (
-	ViaConsole = "console" // the console's sign-in page (session cookie)
-	ViaAPI     = "api"     // POST /auth/login (an SDK or script)
+	ViaConsole   = "console"   // the console's sign-in page (session cookie)
+	ViaAPI       = "api"       // POST /auth/login (an SDK or script)
+	ViaDelegated = "delegated" // POST /auth/login/delegated (a service account)
 )
 
 // Bounds of the sign-in log: RecordSignIn keeps at most this many events
@@ -29,10 +30,10 @@ type SignInEvent struct {
 	OrgID        string
 	UserID       string // "" when the credential names nobody
 	Username     string
-	CredentialID string // cr-…, "" when unknown
+	CredentialID string // cr-…, "" when unknown or delegated
 	TokenID      string // the login token a success issued
 	Outcome      string // SignInSucceeded or SignInFailed
-	Via          string // ViaConsole or ViaAPI
+	Via          string // ViaConsole, ViaAPI or ViaDelegated
 	Reason       string // why it failed, for reading
 	ClientIP     string
 	UserAgent    string

@@ -242,6 +242,11 @@ type Store interface {
 	// RevokeTokensSigned revokes, as a signed change, those of ids that are
 	// login tokens of userID still active at s.Now, and returns how many.
 	RevokeTokensSigned(ctx context.Context, s Signed, userID string, ids []string) (int, error)
+	// IssueTokenSigned records, as a signed change, a login token issued
+	// by delegation (spec §4.1 /auth/login/delegated) with its sign-in
+	// event; ErrNotFound, writing nothing, when its user is not an active,
+	// registered, unarchived user at that moment.
+	IssueTokenSigned(ctx context.Context, s Signed, t Token, e SignInEvent) error
 
 	// RenewRegistrationCodeSigned is RenewRegistrationCode as a signed
 	// change: an administrator issues a lost invitation again.

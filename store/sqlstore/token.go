@@ -26,6 +26,32 @@ func insertToken(ctx context.Context, db conn, t store.Token) error {
 	return db.mapErr(err)
 }
 
+// IssueTokenSigned inserts a delegated login token, only while its user is
+// active, registered and not archived, with its sign-in event and the
+// signed change's use and audit entry.
+func (s *Store) IssueTokenSigned(ctx context.Context, sg store.Signed, t store.Token, e store.SignInEvent) error {
+	err := s.inSigned(ctx, sg, func(tx conn) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at)
+			SELECT ?, ?, ?, id, ?, ?, NULL FROM user_account
+			WHERE id = ? AND org_id = ? AND is_active AND is_registered AND NOT is_archived`,
+			t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.UserID, t.OrgID)
+		if err != nil {
+			return tx.mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("user %s is not an active, registered user of %s: %w", t.UserID, t.OrgID, store.ErrNotFound)
+		}
+		return insertSignIn(ctx, tx, e)
+	})
+	if err != nil {
+		return fmt.Errorf("issue token %s signed: %w", t.ID, err)
+	}
+	return nil
+}
+
 // GetToken returns an issued token, revoked or not.
 func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
 	var (

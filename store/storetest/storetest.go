@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		expiryTests,
 		hardeningTests,
 		gatewayTests,
+		delegatedTests,
 		operationTests,
 		consoleTests,
 		signInTests,
