@@ -123,22 +123,51 @@ func (cs *Ceremonies) BeginRecovery(ctx context.Context, orgID, username, verifi
 	if err := cs.checkCode(ctx, u, store.CodeRecovery, sum); err != nil {
 		return RecoveryChallenge{}, err
 	}
-	cred, err := cs.store.GetCredentialByCredID(ctx, credID)
-	if errors.Is(err, store.ErrNotFound) {
-		return RecoveryChallenge{}, fmt.Errorf("credential %q: %w", credID, ErrRecoveryCredential)
-	}
-	if err != nil {
-		return RecoveryChallenge{}, fmt.Errorf("load credential: %w", err)
-	}
-	if cred.UserID != u.ID || cred.Kind != store.CredentialRecoveryKey || !cred.IsActive || cred.IsArchived || cred.TokenID != "" {
-		return RecoveryChallenge{}, fmt.Errorf("credential %s of %s, kind %s, active %t: %w", cred.ID, cred.UserID, cred.Kind, cred.IsActive, ErrRecoveryCredential)
-	}
-	rc, err := cs.storeRecoveryChallenge(ctx, u, recoveryData{CodePurpose: store.CodeRecovery, CodeHash: sum, KeyID: cred.ID})
+	key, err := cs.RecoveryKeyOf(ctx, u, credID)
 	if err != nil {
 		return RecoveryChallenge{}, err
 	}
-	rc.Key = &cred
+	return cs.BeginRecoveryWith(ctx, u, sum, key)
+}
+
+// RecoveryKeyOf returns u's active recovery key of credential id credID;
+// any other credential, or none, is ErrRecoveryCredential.
+func (cs *Ceremonies) RecoveryKeyOf(ctx context.Context, u store.User, credID string) (store.Credential, error) {
+	cred, err := cs.store.GetCredentialByCredID(ctx, credID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Credential{}, fmt.Errorf("credential %q: %w", credID, ErrRecoveryCredential)
+	}
+	if err != nil {
+		return store.Credential{}, fmt.Errorf("load credential: %w", err)
+	}
+	if cred.UserID != u.ID || cred.Kind != store.CredentialRecoveryKey || !cred.IsActive || cred.IsArchived || cred.TokenID != "" {
+		return store.Credential{}, fmt.Errorf("credential %s of %s, kind %s, active %t: %w", cred.ID, cred.UserID, cred.Kind, cred.IsActive, ErrRecoveryCredential)
+	}
+	return cred, nil
+}
+
+// BeginRecoveryWith stores the challenge of a recovery by u's recovery key
+// key that consumes, when it succeeds, u's recovery code of hash sum.
+func (cs *Ceremonies) BeginRecoveryWith(ctx context.Context, u store.User, sum []byte, key store.Credential) (RecoveryChallenge, error) {
+	rc, err := cs.storeRecoveryChallenge(ctx, u, recoveryData{CodePurpose: store.CodeRecovery, CodeHash: sum, KeyID: key.ID})
+	if err != nil {
+		return RecoveryChallenge{}, err
+	}
+	rc.Key = &key
 	return rc, nil
+}
+
+// NewDelegatedRecoveryCode prepares, without storing, the recovery code a
+// delegated recovery (spec §4.8 /auth/recover/user/delegated) stands on:
+// the service account's signed request takes the place of the mailed
+// verification code, and this one, shown to nobody, is what the recovery
+// consumes. It replaces any code mailed to u before.
+func (cs *Ceremonies) NewDelegatedRecoveryCode(u store.User, issuedBy string) store.Code {
+	now := cs.opts.Now().UTC()
+	return store.Code{
+		Purpose: store.CodeRecovery, UserID: u.ID, OrgID: u.OrgID, CodeHash: HashOneTimeCode(NewSecretCode()),
+		IssuedBy: issuedBy, CreatedAt: now, ExpiresAt: now.Add(cs.opts.RecoveryCodeTTL),
+	}
 }
 
 // checkCode compares, in constant time, a code's hash with u's code of
