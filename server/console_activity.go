@@ -279,6 +279,11 @@ func activityRow(it activityItem, names credentialNames) views.ActivityRow {
 	r.User, r.Credential = e.Username, names.of(e.CredentialID)
 	where := fmt.Sprintf("from %s (%s)", orDash(e.ClientIP), browserName(e.UserAgent))
 	via := map[string]string{store.ViaConsole: "the console", store.ViaAPI: "the API"}[e.Via]
+	if e.Outcome == store.SignInSucceeded && e.Via == store.ViaDelegated {
+		r.Kind, r.KindLabel, r.Credential = "sign-in", "Sign-in", "-"
+		r.Summary = fmt.Sprintf("Signed in by delegation %s: a login token asked for by a service account, whose signed request is its own entry", where)
+		return r
+	}
 	if e.Outcome == store.SignInSucceeded {
 		r.Kind, r.KindLabel = "sign-in", "Sign-in"
 		r.Summary = fmt.Sprintf("Signed in to %s with %q %s", via, r.Credential, where)

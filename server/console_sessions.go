@@ -68,7 +68,7 @@ func (s *Server) sessionRow(ctx context.Context, t store.Token, current bool) vi
 	e, err := s.store.GetSignInByToken(ctx, t.ID)
 	if err == nil {
 		row.Device, row.Address = browserName(e.UserAgent), e.ClientIP
-		row.Via = map[string]string{store.ViaConsole: "Console", store.ViaAPI: "API login token"}[e.Via]
+		row.Via = map[string]string{store.ViaConsole: "Console", store.ViaAPI: "API login token", store.ViaDelegated: "Delegated login token"}[e.Via]
 		if cred, err := s.store.GetCredential(ctx, e.CredentialID); err == nil {
 			row.Credential = cred.Name
 		}

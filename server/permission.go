@@ -156,6 +156,23 @@ func peopleOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// serviceAccountsOnly refuses every caller but a service account.
+func serviceAccountsOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if caller := callerFrom(c); caller.Token.Kind != store.TokenServiceAccount {
+			return serviceAccountsOnlyError(caller)
+		}
+		return next(c)
+	}
+}
+
+func serviceAccountsOnlyError(caller Caller) *APIError {
+	return &APIError{
+		Status: http.StatusForbidden, Code: "service_accounts_only",
+		Message: fmt.Sprintf("%s %s cannot use this endpoint: it is for service accounts acting for end users", callerKind(caller), caller.User.ID),
+	}
+}
+
 func peopleOnlyError(caller Caller) *APIError {
 	return &APIError{
 		Status: http.StatusForbidden, Code: "people_only",

@@ -52,6 +52,15 @@ func (s *Server) routes() {
 	e.POST("/auth/login/init", s.loginInit, limited)
 	e.POST("/auth/login", s.loginFinish, limited)
 
+	// Delegated flows (spec §4.1, §4.8): a service account acting for the
+	// end users of its application.
+	s.signed(http.MethodPost, "/auth/registration/delegated", s.delegatedRegistration,
+		takes(delegatedRegistrationRequest{}), forServiceAccounts, needs("Auth:Register:Delegated"))
+	s.signed(http.MethodPost, "/auth/login/delegated", s.delegatedLogin,
+		takes(delegatedLoginRequest{}), forServiceAccounts, needs("Auth:Login:Delegated"))
+	s.signed(http.MethodPost, "/auth/recover/user/delegated", s.delegatedRecovery,
+		takes(delegatedRecoveryRequest{}), forServiceAccounts, needs("Auth:Recover:Delegated"))
+
 	e.PUT("/auth/logout", s.logout, s.authenticate)
 	e.POST("/auth/action/init", s.actionInit, s.authenticate, s.limitIdentity)
 	e.POST("/auth/action", s.actionFinish, s.authenticate, s.limitIdentity)

@@ -62,6 +62,8 @@ type Store interface {
 	GetSignInByToken(ctx context.Context, tokenID string) (store.SignInEvent, error)
 	ListActiveTokens(ctx context.Context, userID, kind string, now time.Time) ([]store.Token, error)
 	RevokeTokensSigned(ctx context.Context, s store.Signed, userID string, ids []string) (int, error)
+	IssueTokenSigned(ctx context.Context, s store.Signed, t store.Token, e store.SignInEvent) error
+	GetUserByUsername(ctx context.Context, orgID, username string) (store.User, error)
 	RenewRegistrationCodeSigned(ctx context.Context, s store.Signed, code store.RegistrationCode) error
 	Ping(ctx context.Context) error
 	RevokeToken(ctx context.Context, id string, now time.Time) error

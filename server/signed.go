@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"countersign/gateway"
+	"countersign/store"
 	"countersign/webauthn"
 )
 
@@ -23,6 +24,7 @@ type signedRoute struct {
 	body         reflect.Type // the request struct; struct{} for routes without a body
 	operation    string       // "" when the route needs no permission
 	people       bool         // only people, never PATs or service accounts
+	machines     bool         // only service accounts (the delegated flows)
 }
 
 // routeOption sets one declaration of a signed route.
@@ -43,6 +45,11 @@ func needs(operation string) routeOption {
 // credentials, creating PATs.
 func forPeople(r *signedRoute) { r.people = true }
 
+// forServiceAccounts declares a route only service accounts may call: the
+// delegated flows, where an application's backend acts for its end users
+// (spec §4.1, §4.8).
+func forServiceAccounts(r *signedRoute) { r.machines = true }
+
 // signed registers a state-changing route: authenticated and guarded by a
 // user action signed for exactly this request, whose body has the declared
 // shape. Every mutating route outside the ceremonies goes through here (a
@@ -55,6 +62,9 @@ func (s *Server) signed(method, path string, h echo.HandlerFunc, opts ...routeOp
 	mw := []echo.MiddlewareFunc{s.authenticate, s.requireUserAction(r)}
 	if r.people {
 		mw = append(mw, peopleOnly)
+	}
+	if r.machines {
+		mw = append(mw, serviceAccountsOnly)
 	}
 	if r.operation != "" {
 		mw = append(mw, s.requirePermission(r.operation))
@@ -115,6 +125,9 @@ func (s *Server) checkRequest(c echo.Context, caller Caller, method, path string
 	}
 	if r.people && !caller.isPerson() {
 		return peopleOnlyError(caller)
+	}
+	if r.machines && caller.Token.Kind != store.TokenServiceAccount {
+		return serviceAccountsOnlyError(caller)
 	}
 	if r.operation != "" {
 		ops, err := s.operations(c.Request().Context(), caller)

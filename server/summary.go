@@ -33,6 +33,8 @@ type summaryBody struct {
 	Name           *string  `json:"name"`
 	ExternalID     *string  `json:"externalId"`
 	Email          string   `json:"email"`
+	Username       string   `json:"username"`
+	CredentialID   string   `json:"credentialId"`
 	Operations     []string `json:"operations"`
 	IdentityID     string   `json:"identityId"`
 	IsArchived     *bool    `json:"isArchived"`
@@ -128,6 +130,19 @@ var summaryRoutes = []summaryRoute{
 	{"POST /auth/users", func(in summaryInput) actionSummary {
 		return sentence("Invite %s as a user: the one-time invitation link is valid for %s, and they hold no permission until one is assigned",
 			in.b.Email, in.invitationValidity())
+	}},
+	{"POST /auth/registration/delegated", func(in summaryInput) actionSummary {
+		ext := ""
+		if in.b.ExternalID != nil && *in.b.ExternalID != "" {
+			ext = fmt.Sprintf(" (external id %q)", *in.b.ExternalID)
+		}
+		return sentence("Create the end user %s%s and start the registration of their first credential, which their own device completes", in.b.Email, ext)
+	}},
+	{"POST /auth/login/delegated", func(in summaryInput) actionSummary {
+		return sentence("Sign in as the end user %s: the login token reads what they can read, and every change it asks for still needs their own signature", in.b.Username)
+	}},
+	{"POST /auth/recover/user/delegated", func(in summaryInput) actionSummary {
+		return destructive("Start the recovery of the end user %s with their recovery key %s: completed, it replaces every earlier credential and token of theirs", in.b.Username, in.b.CredentialID)
 	}},
 	{"POST /auth/users/:userId/recovery", func(in summaryInput) actionSummary {
 		return destructive("Issue a reset link for the user %s: opening it creates a new passkey and retires every credential, token and session of the account", in.param(0))

@@ -149,6 +149,22 @@ func TestEverySignedRouteIsSummarised(t *testing.T) {
 			[]string{`Revoke the permission "Auditors" (` + auditors + `) from the user "bob@example.com" (` + bob.User.ID + "): they lose 1 operation: Auth:Logs:Read"}, true},
 	}
 
+	// The delegated flows are for service accounts only.
+	delegates := h.createPermission(t, owner.tok, owner.first, "Delegation", "Auth:Register:Delegated", "Auth:Login:Delegated", "Auth:Recover:Delegated")
+	backend, r := h.createServiceAccount(t, owner.tok, owner.first, map[string]any{"name": "app-backend", "permissionId": delegates})
+	mustStatus(t, r, http.StatusOK)
+	byServiceAccount := map[string]summaryCase{
+		"POST /auth/registration/delegated": {"/auth/registration/delegated", map[string]string{"email": "eve@example.com", "kind": "EndUser", "externalId": "app-7"},
+			[]string{`Create the end user eve@example.com (external id "app-7")`, "their own device completes"}, false},
+		"POST /auth/login/delegated": {"/auth/login/delegated", map[string]string{"username": "eve@example.com"},
+			[]string{"Sign in as the end user eve@example.com", "still needs their own signature"}, false},
+		"POST /auth/recover/user/delegated": {"/auth/recover/user/delegated", map[string]string{"username": "eve@example.com", "credentialId": "rk-1"},
+			[]string{"Start the recovery of the end user eve@example.com with their recovery key rk-1", "replaces every earlier credential and token"}, true},
+	}
+	for k, v := range byServiceAccount {
+		cases[k] = v
+	}
+
 	seen := map[string]bool{}
 	for _, rt := range h.srv.echo.Routes() {
 		key := rt.Method + " " + rt.Path
@@ -168,7 +184,11 @@ func TestEverySignedRouteIsSummarised(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, gotDestructive := h.actionSummaryOf(t, owner.tok, rt.Method, tc.path, string(raw))
+			tok := owner.tok
+			if _, ok := byServiceAccount[key]; ok {
+				tok = backend.tok
+			}
+			got, gotDestructive := h.actionSummaryOf(t, tok, rt.Method, tc.path, string(raw))
 			for _, want := range tc.want {
 				if !strings.Contains(got, want) {
 					t.Errorf("summary = %q\nwant it to contain %q", got, want)

@@ -76,10 +76,16 @@ func (r *createUserRequest) validate() error {
 	if r.Kind != store.KindCustomerEmployee {
 		return errors.New("kind must be CustomerEmployee")
 	}
-	if _, err := mail.ParseAddress(r.Email); err != nil || strings.ContainsAny(r.Email, "<> ") {
+	if !isEmail(r.Email) {
 		return errors.New("email must be an e-mail address")
 	}
 	return nil
+}
+
+// isEmail tells a bare e-mail address (no display name or brackets).
+func isEmail(v string) bool {
+	_, err := mail.ParseAddress(v)
+	return err == nil && !strings.ContainsAny(v, "<> ")
 }
 
 // createUser invites a user: the answer carries the one-time registration
