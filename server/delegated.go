@@ -164,6 +164,7 @@ func (s *Server) delegatedLogin(c echo.Context) error {
 		return err
 	}
 	rec := s.tokens.LoginRecord(u)
+	rec.DelegatedBy = callerFrom(c).User.ID
 	e := s.signInEvent(c, store.SignInSucceeded, store.ViaDelegated)
 	e.OrgID, e.UserID, e.Username, e.TokenID = u.OrgID, u.ID, u.Username, rec.ID
 	if err := s.store.IssueTokenSigned(c.Request().Context(), s.signedChange(c), rec, e); err != nil {

@@ -263,6 +263,20 @@ func TestDelegatedFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("deactivating the service account stops the tokens it obtained", func(t *testing.T) {
+		other, r := h.createServiceAccount(t, d.owner.tok, d.owner.first, map[string]any{"name": "second-backend", "permissionId": d.delegates})
+		mustStatus(t, r, http.StatusOK)
+		mine := h.delegatedLogin(t, d.sa, eve.username)
+		mustStatus(t, mine, http.StatusOK)
+		theirs := h.delegatedLogin(t, other, eve.username)
+		mustStatus(t, theirs, http.StatusOK)
+		mustStatus(t, h.signedJSON(t, d.owner.tok, d.owner.first, "PUT", "/auth/service-accounts/"+other.id+"/deactivate", nil), http.StatusOK)
+		if r := get(h, theirs.json(t)["token"].(string), "/auth/credentials"); r.Status != http.StatusUnauthorized {
+			t.Fatalf("a token obtained by a deactivated service account: %d %s", r.Status, r.Body)
+		}
+		mustStatus(t, get(h, mine.json(t)["token"].(string), "/auth/credentials"), http.StatusOK)
+	})
+
 	t.Run("recovery by delegation still takes the end user's recovery key", func(t *testing.T) {
 		before := len(h.orgAudit(t, orgID))
 		r := h.signedJSON(t, d.sa.tok, d.sa.signer, "POST", "/auth/recover/user/delegated",

@@ -243,9 +243,9 @@ type Store interface {
 	// login tokens of userID still active at s.Now, and returns how many.
 	RevokeTokensSigned(ctx context.Context, s Signed, userID string, ids []string) (int, error)
 	// IssueTokenSigned records, as a signed change, a login token issued
-	// by delegation (spec §4.1 /auth/login/delegated) with its sign-in
-	// event; ErrNotFound, writing nothing, when its user is not an active,
-	// registered, unarchived user at that moment.
+	// by delegation (spec §4.1 /auth/login/delegated, t.DelegatedBy set)
+	// with its sign-in event; ErrNotFound, writing nothing, when its user
+	// is not an active, registered, unarchived user at that moment.
 	IssueTokenSigned(ctx context.Context, s Signed, t Token, e SignInEvent) error
 
 	// RenewRegistrationCodeSigned is RenewRegistrationCode as a signed
@@ -258,8 +258,9 @@ type Store interface {
 	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
 	// UpdateUserSigned applies p to a user of orgID (ErrNotFound otherwise).
 	// Archiving also deactivates. Deactivating or archiving revokes the
-	// user's login tokens in the same transaction, so activating the user
-	// again does not bring old sessions back.
+	// user's login tokens, and those a service account asked for by
+	// delegation, in the same transaction, so activating it again does not
+	// bring old sessions back.
 	UpdateUserSigned(ctx context.Context, s Signed, orgID, id string, p UserPatch) error
 
 	// CreatePermissionSigned creates a permission; ErrConflict when the
@@ -534,6 +535,10 @@ type Token struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt *time.Time
+	// DelegatedBy is the service account that asked for a login token by
+	// delegation (IssueTokenSigned); deactivating or archiving it revokes
+	// the token. "" for every other token.
+	DelegatedBy string
 }
 
 // Permission is a named set of operations.

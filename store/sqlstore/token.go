@@ -28,14 +28,15 @@ func insertToken(ctx context.Context, db conn, t store.Token) error {
 
 // IssueTokenSigned inserts a delegated login token, only while its user is
 // active, registered and not archived, with its sign-in event and the
-// signed change's use and audit entry.
+// signed change's use and audit entry. It does not check t.DelegatedBy:
+// the caller is the service account signed in, active at that moment.
 func (s *Store) IssueTokenSigned(ctx context.Context, sg store.Signed, t store.Token, e store.SignInEvent) error {
 	err := s.inSigned(ctx, sg, func(tx conn) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at)
-			SELECT ?, ?, ?, id, ?, ?, NULL FROM user_account
+			`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at, delegated_by)
+			SELECT ?, ?, ?, id, ?, ?, NULL, ? FROM user_account
 			WHERE id = ? AND org_id = ? AND is_active AND is_registered AND NOT is_archived`,
-			t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.UserID, t.OrgID)
+			t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.DelegatedBy, t.UserID, t.OrgID)
 		if err != nil {
 			return tx.mapErr(err)
 		}
@@ -60,8 +61,8 @@ func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
 		revoked          sql.NullInt64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT id, kind, org_id, user_id, created_at, expires_at, revoked_at FROM token WHERE id = ?`, id).
-		Scan(&t.ID, &t.Kind, &t.OrgID, &t.UserID, &created, &expires, &revoked)
+		`SELECT id, kind, org_id, user_id, created_at, expires_at, revoked_at, delegated_by FROM token WHERE id = ?`, id).
+		Scan(&t.ID, &t.Kind, &t.OrgID, &t.UserID, &created, &expires, &revoked, &t.DelegatedBy)
 	if err != nil {
 		return store.Token{}, fmt.Errorf("get token %s: %w", id, notFound(err))
 	}

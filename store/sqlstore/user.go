@@ -380,8 +380,8 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 // and the audit entry (see inSigned); store.ErrNotFound when the user is
 // not orgID's. Archiving also deactivates, whatever p.IsActive says;
 // unarchiving leaves IsActive as it is (or as p sets it). Deactivating or
-// archiving revokes the user's unrevoked login tokens in the same
-// transaction.
+// archiving revokes the user's unrevoked login tokens, and those it asked
+// for by delegation, in the same transaction.
 func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id string, p store.UserPatch) error {
 	archive := p.IsArchived != nil && *p.IsArchived
 	disable := archive || (p.IsActive != nil && !*p.IsActive)
@@ -404,8 +404,8 @@ func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id
 		}
 		if disable {
 			if _, err := tx.ExecContext(ctx,
-				`UPDATE token SET revoked_at = ? WHERE user_id = ? AND kind = ? AND revoked_at IS NULL`,
-				millis(sg.Now), id, store.TokenLogin); err != nil {
+				`UPDATE token SET revoked_at = ? WHERE revoked_at IS NULL AND ((user_id = ? AND kind = ?) OR delegated_by = ?)`,
+				millis(sg.Now), id, store.TokenLogin, id); err != nil {
 				return fmt.Errorf("revoke login tokens: %w", err)
 			}
 		}

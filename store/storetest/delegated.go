@@ -46,6 +46,7 @@ var delegatedTests = []test{
 		now := at(time.Minute)
 		sg := signedNew(t, s, alice, "delegate", now)
 		tk, e := delegatedLogin("tk-eu", eu, now)
+		tk.DelegatedBy = alice.ID
 		must(t, "IssueTokenSigned", s.IssueTokenSigned(t.Context(), sg, tk, e))
 		got, err := s.GetToken(t.Context(), tk.ID)
 		must(t, "GetToken", err)
@@ -60,6 +61,34 @@ var delegatedTests = []test{
 		wantErr(t, "IssueTokenSigned with the spent action", s.IssueTokenSigned(t.Context(), sg, again, e2), store.ErrActionUsed)
 		_, err = s.GetToken(t.Context(), again.ID)
 		wantErr(t, "GetToken of the refused token", err, store.ErrNotFound)
+	}},
+	{"deactivating or archiving the delegating identity revokes the tokens it asked for, and only those", func(t *testing.T, s store.Store) {
+		o, alice := seed(t, s)
+		bob := addUser(t, s, "us-bob", o.ID, "bob@example.com")
+		off := addUser(t, s, "us-off", o.ID, "off@example.com")    // deactivated below
+		gone := addUser(t, s, "us-gone", o.ID, "gone@example.com") // archived below
+		eu := registeredEndUser(t, s, "us-eu", o.ID)
+		now := at(time.Minute)
+		tokens := map[string]store.Token{}
+		for _, by := range []store.User{off, gone, bob} {
+			tk, e := delegatedLogin("tk-by-"+by.ID, eu, now)
+			tk.DelegatedBy = by.ID
+			must(t, "IssueTokenSigned by "+by.ID, s.IssueTokenSigned(t.Context(), signedNew(t, s, alice, "by-"+by.ID, now), tk, e))
+			tokens[by.ID] = tk
+		}
+		own, _ := delegatedLogin("tk-own", eu, now)
+		must(t, "CreateToken", s.CreateToken(t.Context(), own))
+
+		later := at(2 * time.Minute)
+		must(t, "deactivate", s.UpdateUserSigned(t.Context(), signedNew(t, s, alice, "off", later), o.ID, off.ID, store.UserPatch{IsActive: ptr(false)}))
+		must(t, "archive", s.UpdateUserSigned(t.Context(), signedNew(t, s, alice, "gone", later), o.ID, gone.ID, store.UserPatch{IsArchived: ptr(true)}))
+		for id, want := range map[string]*time.Time{
+			tokens[off.ID].ID: ptr(later), tokens[gone.ID].ID: ptr(later), tokens[bob.ID].ID: nil, own.ID: nil,
+		} {
+			got, err := s.GetToken(t.Context(), id)
+			must(t, "GetToken "+id, err)
+			equal(t, "RevokedAt of "+id, got.RevokedAt, want)
+		}
 	}},
 	{"a delegated login for a user who cannot sign in writes nothing", func(t *testing.T, s store.Store) {
 		o, alice := seed(t, s)
