@@ -115,7 +115,7 @@ func (s *Server) requireUnfinishedEndUser(c echo.Context, caller Caller, u store
 	}
 	switch {
 	case u.Kind != store.KindEndUser || u.IsServiceAccount:
-		return conflict("a user who is not an end user has this e-mail address")
+		return conflict("this e-mail address is already in use")
 	case u.IsRegistered:
 		return conflict("this end user has registered already: sign them in, or recover their account")
 	case !u.IsActive || u.IsArchived:
@@ -128,18 +128,24 @@ func (s *Server) requireUnfinishedEndUser(c echo.Context, caller Caller, u store
 
 // delegatedEndUser loads the end user a delegated login or recovery names:
 // active, registered, of the caller's organisation, and no stronger than
-// the caller.
+// the caller. A person or service account under that name is not found,
+// as nobody is: the answer does not tell a service account which of the
+// organisation's people exist.
 func (s *Server) delegatedEndUser(c echo.Context, username, verb string) (store.User, error) {
 	caller := callerFrom(c)
 	ctx := c.Request().Context()
 	u, err := s.store.GetUserByUsername(ctx, caller.User.OrgID, strings.TrimSpace(username))
+	if err == nil && (u.Kind != store.KindEndUser || u.IsServiceAccount) {
+		err = fmt.Errorf("user %s is of kind %s: %w", u.ID, u.Kind, store.ErrNotFound)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, &APIError{Status: http.StatusNotFound, Code: "not_found",
+			Message: fmt.Sprintf("no end user of this organisation has this username: only end users can be %s by delegation", verb), Err: err}
+	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("load user %q: %w", username, err)
 	}
 	switch {
-	case u.Kind != store.KindEndUser || u.IsServiceAccount:
-		return store.User{}, &APIError{Status: http.StatusForbidden, Code: "not_end_user",
-			Message: fmt.Sprintf("only end users can be %s by delegation", verb)}
 	case !u.IsRegistered:
 		return store.User{}, badRequest("this end user has not registered yet", nil)
 	case !u.IsActive || u.IsArchived:

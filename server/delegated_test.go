@@ -163,7 +163,7 @@ func TestDelegatedFlows(t *testing.T) {
 			status   int
 			code     string
 		}{
-			{d.owner.inv.User.Username, http.StatusForbidden, "not_end_user"},
+			{d.owner.inv.User.Username, http.StatusNotFound, "not_found"}, // a person: told apart from nobody by nothing
 			{"unfinished@example.com", http.StatusBadRequest, "invalid_request"},
 			{off.username, http.StatusBadRequest, "invalid_request"},
 			{"nobody@example.com", http.StatusNotFound, "not_found"},
