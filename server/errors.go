@@ -69,6 +69,8 @@ func toAPIError(err error) *APIError {
 		return &APIError{Status: http.StatusBadRequest, Code: "last_active_credential", Message: "the last active credential cannot be deactivated", Err: err}
 	case errors.Is(err, store.ErrImmutable):
 		return &APIError{Status: http.StatusBadRequest, Code: "immutable", Message: "built-in permissions and assignments cannot be changed", Err: err}
+	case errors.Is(err, webauthn.ErrTooLarge):
+		return &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "this request's body is too large to be signed", Err: err}
 	case errors.Is(err, webauthn.ErrStrictJSON):
 		return &APIError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "request body must be JSON without duplicate or case-variant keys", Err: err}
 	case errors.Is(err, token.ErrInvalid):

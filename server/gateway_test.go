@@ -429,3 +429,26 @@ func TestGatewayStripsThePrefixUnderTheUpstreamsOwnPath(t *testing.T) {
 		t.Fatalf("the upstream got %+v", got)
 	}
 }
+
+// A signed body must travel in its sealed challenge: one that would not
+// fit is refused at /auth/action/init, before anyone is asked to sign,
+// rather than after the signature; one that fits goes through.
+func TestGatewayRefusesBeforeTheSignatureABodyTooLargeToSign(t *testing.T) {
+	h, up := gatewayHarness(t, nil) // max_body: the default 1 MiB
+	owner := h.newActionUser("owner")
+	fits := `{"amount":1,"currency":"EUR","customer":"` + strings.Repeat("a", 100<<10) + `"}`
+	ua := h.signAction(owner.tok, owner.first, "POST", "/api/orders", fits)
+	mustStatus(t, h.signedDo(owner.tok, ua, "POST", "/api/orders", fits), http.StatusCreated)
+	for _, big := range []string{
+		`{"amount":1,"currency":"EUR","customer":"` + strings.Repeat("a", 300<<10) + `"}`, // under max_body, over what seals
+		`{"amount":1,"currency":"EUR","customer":"` + strings.Repeat("<", 60<<10) + `"}`,  // small, but every byte escaped
+	} {
+		ua, r := h.trySign(owner.tok, owner.first, "POST", "/api/orders", big)
+		if ua != "" || r.Status != http.StatusRequestEntityTooLarge || r.errorCode(t) != "body_too_large" {
+			t.Fatalf("a %d-byte body: init answered %d %s, want 413 body_too_large", len(big), r.Status, r.Body)
+		}
+	}
+	if n := len(up.requests()); n != 1 {
+		t.Fatalf("the upstream got %d requests, want the one that fits", n)
+	}
+}

@@ -9,6 +9,8 @@ var (
 	ErrVerification = errors.New("verification failed")
 	// ErrActionMismatch: a user-action token does not match the request it is used on.
 	ErrActionMismatch = errors.New("user action does not match the request")
+	// ErrTooLarge: a request to sign does not fit in a sealed challenge.
+	ErrTooLarge = errors.New("request too large to sign")
 )
 
 // ErrActionInvalid: the user-action token is missing, unknown or expired.

@@ -36,7 +36,10 @@ const SealKeySecret = "challenge-seal-key"
 const sealedPrefix = "cs1."
 
 // maxSealed bounds the identifier accepted for opening: an action's
-// payload (at most the signed-body limit, 64 KiB by default) travels in it.
+// payload travels in it, JSON-escaped and base64-encoded (about 1.4 times
+// its size for ordinary JSON; up to 8 times for a body of nothing but
+// escaped characters). seal refuses to make a longer one, so a payload
+// that would not open again is refused before anyone is asked to sign.
 const maxSealed = 256 << 10
 
 // sealAD is the associated data of every sealed challenge: a key shared
@@ -78,6 +81,9 @@ func (cs *Ceremonies) seal(ch store.Challenge) (string, error) {
 	nonce := make([]byte, cs.sealer.NonceSize(), cs.sealer.NonceSize()+len(plain)+cs.sealer.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		panic("crypto/rand: " + err.Error())
+	}
+	if len(sealedPrefix)+base64.RawURLEncoding.EncodedLen(cap(nonce)) > maxSealed {
+		return "", fmt.Errorf("sealed challenge of %d bytes of state: %w", len(plain), ErrTooLarge)
 	}
 	return sealedPrefix + base64.RawURLEncoding.EncodeToString(cs.sealer.Seal(nonce, nonce, plain, sealAD)), nil
 }
