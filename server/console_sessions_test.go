@@ -97,6 +97,16 @@ func TestSignInsAndRefusedSignInsAreRecorded(t *testing.T) {
 		t.Fatalf("after a forged sign-in, newest event = %+v", got[0])
 	}
 
+	// A challenge identifier countersign never sealed, or one already
+	// spent, is nobody's sign-in attempt: nothing is filed, so nobody can
+	// flood an account's log (and push out its real failures) without
+	// asking for a challenge each time.
+	mustStatus(t, h.do("POST", "/auth/login", keyAssertion("cs1.forged", alice.signer.CredID, cd, sig)), http.StatusUnauthorized)
+	mustStatus(t, h.do("POST", "/auth/login", keyAssertion(li.ChallengeIdentifier, alice.signer.CredID, cd, sig)), http.StatusUnauthorized) // spent above
+	if n := len(events()); n != 3 {
+		t.Errorf("a forged or spent challenge's failure was filed: %d events", n)
+	}
+
 	// An unknown credential names no organisation: nothing is filed.
 	li = h.loginInit(alice.inv.Org.ID, "alice")
 	cd, sig = forger.Sign(li.Challenge)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -8,6 +9,7 @@ import (
 
 	"countersign/store"
 	"countersign/token"
+	"countersign/webauthn"
 )
 
 type loginInitRequest struct {
@@ -69,7 +71,11 @@ func (s *Server) finishLogin(c echo.Context, via string) (store.User, store.Cred
 		return &rec, &e
 	})
 	if err != nil {
-		s.recordFailedSignIn(c, a)
+		// A challenge that does not open, or was spent, is no attempt at
+		// anyone's account: only a failure over a real challenge is filed.
+		if !errors.Is(err, webauthn.ErrChallenge) {
+			s.recordFailedSignIn(c, a)
+		}
 		return store.User{}, store.Credential{}, token.Issued{}, fmt.Errorf("finish login: %w", err)
 	}
 	issued, err := s.tokens.SignLogin(rec, u.Username)
