@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"strings"
 
@@ -33,15 +32,11 @@ func keyWords(pemKey string) string {
 // keyFingerprint is "SHA256:<base64 of the DER's SHA-256>" and the key's
 // algorithm, or "" when pemKey is not a public key.
 func keyFingerprint(pemKey string) (string, string) {
-	block, _ := pem.Decode([]byte(normalizePEM(pemKey)))
-	if block == nil {
-		return "", ""
-	}
-	pub, err := webauthn.ParsePublicKeyPEM(pemKey)
+	der, pub, err := webauthn.DecodePublicKeyPEM(pemKey)
 	if err != nil {
 		return "", ""
 	}
-	sum := sha256.Sum256(block.Bytes)
+	sum := sha256.Sum256(der)
 	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]), keyAlgorithm(pub)
 }
 

@@ -261,3 +261,26 @@ func fingerprintOf(t *testing.T, pemKey string) string {
 func isMutating(method string) bool {
 	return method == http.MethodPost || method == http.MethodPut || method == http.MethodDelete || method == http.MethodPatch
 }
+
+// A key the token routes accept is named by the same fingerprint however
+// its PEM is written: with line breaks, with literal `\n` escapes (the Dfns
+// pattern), or on one line.
+func TestKeyWordsReadEveryPEMTheTokenRoutesAccept(t *testing.T) {
+	pemKey := webauthntest.NewKeySigner("P256").PublicKeyPEM()
+	want := keyWords(pemKey)
+	if !strings.HasPrefix(want, "signing key EC P-256 SHA256:") {
+		t.Fatalf("keyWords = %q", want)
+	}
+	lines := strings.Split(strings.TrimSpace(pemKey), "\n")
+	for name, variant := range map[string]string{
+		"escaped":  strings.ReplaceAll(pemKey, "\n", `\n`),
+		"one line": lines[0] + strings.Join(lines[1:len(lines)-1], "") + lines[len(lines)-1],
+	} {
+		if _, err := webauthn.ParsePublicKeyPEM(variant); err != nil {
+			t.Fatalf("%s: the token routes would refuse it: %v", name, err)
+		}
+		if got := keyWords(variant); got != want {
+			t.Errorf("%s: keyWords = %q, want %q", name, got, want)
+		}
+	}
+}

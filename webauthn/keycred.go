@@ -67,9 +67,16 @@ func DecodeBase64URL(s string) ([]byte, error) {
 // secp256k1 keys come back as *secp256k1.PublicKey (decred), because
 // crypto/x509 rejects their OID.
 func ParsePublicKeyPEM(pemKey string) (crypto.PublicKey, error) {
+	_, pub, err := DecodePublicKeyPEM(pemKey)
+	return pub, err
+}
+
+// DecodePublicKeyPEM is ParsePublicKeyPEM that also returns the DER the
+// PEM holds (what a key's fingerprint is taken of).
+func DecodePublicKeyPEM(pemKey string) ([]byte, crypto.PublicKey, error) {
 	typ, der, err := decodePEM(pemKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pub crypto.PublicKey
 	switch typ {
@@ -83,12 +90,12 @@ func ParsePublicKeyPEM(pemKey string) (crypto.PublicKey, error) {
 		err = fmt.Errorf("pem block %q: %w", typ, ErrPublicKey)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := CheckPublicKey(pub); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pub, nil
+	return der, pub, nil
 }
 
 // decodePEM is a lenient encoding/pem: one block, no headers, line breaks
