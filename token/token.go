@@ -31,7 +31,6 @@ type Store interface {
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 	UpdateSecret(ctx context.Context, name string, update func(current []byte) ([]byte, error)) ([]byte, error)
 	CreateToken(ctx context.Context, t store.Token) error
-	GetToken(ctx context.Context, id string) (store.Token, error)
 	GetBearer(ctx context.Context, tokenID string) (store.Bearer, error)
 	LatestTokenExpiry(ctx context.Context, createdBefore time.Time) (time.Time, error)
 }
@@ -255,9 +254,7 @@ func (is *Issuer) verifiedClaims(ctx context.Context, raw string) (Claims, error
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if c.ExpiresAt != nil { // WithExpirationRequired: always set here
-		is.verified.add(key, verifiedToken{claims: c, kid: kid})
-	}
+	is.verified.add(key, verifiedToken{claims: c, kid: kid}) // WithExpirationRequired: ExpiresAt is set
 	return c, nil
 }
 
