@@ -112,7 +112,10 @@ func (u *upstream) record(r *http.Request, id guard.Identity, verified bool) {
 const orderBody = `{"amount":12.5,"currency":"EUR","customer":"ACME"}`
 
 func TestGatewayForwardsOnlyWhatWasApproved(t *testing.T) {
-	h, up := gatewayHarness(t, nil)
+	h, up := gatewayHarness(t, func(u *gateway.Upstream) {
+		// A second method on the path a DELETE is approved for.
+		u.Routes = append(u.Routes, gateway.Route{Method: "PUT", Path: "/api/orders/:id", Operation: "Orders:Cancel"})
+	})
 	owner := h.newActionUser("owner")
 
 	t.Run("an approved request reaches the upstream once, exactly, with a verified identity", func(t *testing.T) {
@@ -160,7 +163,12 @@ func TestGatewayForwardsOnlyWhatWasApproved(t *testing.T) {
 	})
 	t.Run("refused requests reach nothing", func(t *testing.T) {
 		before := len(up.requests())
-		_, bobTok, _ := h.member(t, "bob")
+		// bob holds the orders' operations: what refuses him below is that
+		// the approval is the owner's, not a missing permission.
+		bob, bobTok, _ := h.member(t, "bob")
+		clerks := h.createPermission(t, owner.tok, owner.first, "Clerks", "Orders:Create", "Orders:Read", "Orders:Cancel")
+		h.assign(t, owner.tok, owner.first, clerks, bob.User.ID)
+		_, carolTok, _ := h.member(t, "carol") // holds nothing
 		uaOther := h.signAction(owner.tok, owner.first, "POST", "/api/orders", orderBody)
 		uaDelete := h.signAction(owner.tok, owner.first, "DELETE", "/api/orders/o-1", "{}")
 		expiring := h.signAction(owner.tok, owner.first, "POST", "/api/orders", orderBody)
@@ -171,23 +179,24 @@ func TestGatewayForwardsOnlyWhatWasApproved(t *testing.T) {
 			body   string
 			header []string
 			status int
+			code   string
 		}{
-			{"no route", "POST", "/api/refunds", orderBody, []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
-			{"no token", "GET", "/api/orders/o-1", "", nil, http.StatusUnauthorized},
-			{"a bad token", "GET", "/api/orders/o-1", "", []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized},
-			{"an operation not held", "GET", "/api/orders/o-1", "", []string{"Authorization", "Bearer " + bobTok}, http.StatusForbidden},
-			{"no approval", "POST", "/api/orders", orderBody, []string{"Authorization", "Bearer " + owner.tok}, http.StatusForbidden},
-			{"another body", "POST", "/api/orders", `{"amount":1250,"currency":"EUR","customer":"ACME"}`, []string{"Authorization", "Bearer " + owner.tok, headerUserAction, uaOther}, http.StatusForbidden},
-			{"another path", "DELETE", "/api/orders/o-2", "{}", []string{"Authorization", "Bearer " + owner.tok, headerUserAction, uaDelete}, http.StatusForbidden},
-			{"another method", "POST", "/api/orders", orderBody, []string{"Authorization", "Bearer " + owner.tok, headerUserAction, uaDelete}, http.StatusForbidden},
-			{"another identity", "POST", "/api/orders", orderBody, []string{"Authorization", "Bearer " + bobTok, headerUserAction, uaOther}, http.StatusForbidden},
-			{"a dot segment", "GET", "/api/orders/..", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
-			{"an encoded dot segment", "GET", "/api/orders/%2e%2e", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
-			{"a parent segment out of the prefix", "GET", "/api/../auth/users", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
-			{"a doubled slash", "GET", "/api//orders/o-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
-			{"an encoded slash", "GET", "/api/orders%2Fo-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
-			{"another case", "GET", "/API/orders/o-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
-			{"a trailing slash", "POST", "/api/orders/", orderBody, []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound},
+			{"no route", "POST", "/api/refunds", orderBody, []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"no token", "GET", "/api/orders/o-1", "", nil, http.StatusUnauthorized, "unauthorized"},
+			{"a bad token", "GET", "/api/orders/o-1", "", []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized, "unauthorized"},
+			{"an operation not held", "GET", "/api/orders/o-1", "", []string{"Authorization", "Bearer " + carolTok}, http.StatusForbidden, "permission_denied"},
+			{"no approval", "POST", "/api/orders", orderBody, []string{"Authorization", "Bearer " + owner.tok}, http.StatusForbidden, "user_action_invalid"},
+			{"another body", "POST", "/api/orders", `{"amount":1250,"currency":"EUR","customer":"ACME"}`, []string{"Authorization", "Bearer " + owner.tok, headerUserAction, uaOther}, http.StatusForbidden, "user_action_mismatch"},
+			{"another path", "DELETE", "/api/orders/o-2", "{}", []string{"Authorization", "Bearer " + owner.tok, headerUserAction, uaDelete}, http.StatusForbidden, "user_action_mismatch"},
+			{"another method", "PUT", "/api/orders/o-1", "{}", []string{"Authorization", "Bearer " + owner.tok, headerUserAction, uaDelete}, http.StatusForbidden, "user_action_mismatch"},
+			{"another identity", "POST", "/api/orders", orderBody, []string{"Authorization", "Bearer " + bobTok, headerUserAction, uaOther}, http.StatusForbidden, "user_action_mismatch"},
+			{"a dot segment", "GET", "/api/orders/..", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"an encoded dot segment", "GET", "/api/orders/%2e%2e", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"a parent segment out of the prefix", "GET", "/api/../auth/users", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"a doubled slash", "GET", "/api//orders/o-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"an encoded slash", "GET", "/api/orders%2Fo-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"another case", "GET", "/API/orders/o-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"a trailing slash", "POST", "/api/orders/", orderBody, []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
 		}
 		for _, tc := range cases {
 			var body any
@@ -195,8 +204,8 @@ func TestGatewayForwardsOnlyWhatWasApproved(t *testing.T) {
 				body = tc.body
 			}
 			r := h.do(tc.method, tc.path, body, tc.header...)
-			if r.Status != tc.status {
-				t.Errorf("%s: %d, want %d: %s", tc.name, r.Status, tc.status, r.Body)
+			if r.Status != tc.status || r.errorCode(t) != tc.code {
+				t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
 			}
 			if !json.Valid(r.Body) {
 				t.Errorf("%s: the answer is not JSON: %s", tc.name, r.Body)
