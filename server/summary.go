@@ -373,13 +373,7 @@ func (in summaryInput) patScope() string {
 
 // validity says how long a new token is valid, and until when.
 func (in summaryInput) validity() string {
-	d := defaultTokenValidity
-	switch {
-	case in.b.DaysValid != nil:
-		d = time.Duration(*in.b.DaysValid) * 24 * time.Hour
-	case in.b.SecondsValid != nil:
-		d = time.Duration(*in.b.SecondsValid) * time.Second
-	}
+	d := (&tokenKey{DaysValid: in.b.DaysValid, SecondsValid: in.b.SecondsValid}).validity() // as the token will be made
 	until := in.s.opts.Now().Add(d).UTC().Format("2 Jan 2006")
 	if d%(24*time.Hour) == 0 {
 		return fmt.Sprintf("valid for %d days (until %s)", d/(24*time.Hour), until)
@@ -389,11 +383,7 @@ func (in summaryInput) validity() string {
 
 // invitationValidity is how long an invitation link works.
 func (in summaryInput) invitationValidity() string {
-	inv, err := in.s.ceremonies.NewInvitation(webauthn.InviteRequest{OrgID: in.caller.User.OrgID, Username: "x"})
-	if err != nil {
-		return "a limited time"
-	}
-	h := inv.ExpiresAt.Sub(in.s.opts.Now()).Round(time.Hour) / time.Hour
+	h := in.s.ceremonies.CodeTTL().Round(time.Hour) / time.Hour
 	if h%24 == 0 && h >= 48 {
 		return fmt.Sprintf("%d days", h/24)
 	}

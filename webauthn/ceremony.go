@@ -210,3 +210,6 @@ func (cs *Ceremonies) consume(ctx context.Context, id, purpose string) (store.Ch
 	}
 	return ch, nil
 }
+
+// CodeTTL is how long a registration code (an invitation) stays valid.
+func (cs *Ceremonies) CodeTTL() time.Duration { return cs.opts.CodeTTL }
