@@ -78,10 +78,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		if caller.Access != nil {
 			caller.use = &tokenUse{use: store.TokenUse{TokenID: caller.Token.ID, At: s.opts.Now().UTC(), Purpose: usePurpose(req.Method)}}
-			defer s.recordTokenUse(c, caller)
 		}
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), callerKey{}, caller)))
-		return next(c)
+		err = next(c)
+		if caller.use != nil {
+			// A write that took the use into its transaction and then
+			// failed rolled it back with the rest: it is recorded here.
+			s.recordTokenUse(c, caller, err != nil)
+		}
+		return err
 	}
 }
 
@@ -148,12 +153,12 @@ func (s *Server) callerFor(ctx context.Context, raw string) (Caller, error) {
 
 // recordTokenUse notes when a machine token was last used, and whether to
 // read or to sign, once its request is served, unless the request's own
-// transaction recorded it or the stored use is of the same purpose and
-// less than tokenUseResolution old. A failure to note it does not fail the
-// request.
-func (s *Server) recordTokenUse(c echo.Context, caller Caller) {
+// transaction recorded it (and the request did not fail) or the stored use
+// is of the same purpose and less than tokenUseResolution old. A failure
+// to note it does not fail the request.
+func (s *Server) recordTokenUse(c echo.Context, caller Caller, failed bool) {
 	u, at := caller.use, caller.Access
-	if u.recorded || (at.LastUsedFor == u.use.Purpose && at.LastUsedAt != nil && u.use.At.Sub(*at.LastUsedAt) < tokenUseResolution) {
+	if (u.recorded && !failed) || (at.LastUsedFor == u.use.Purpose && at.LastUsedAt != nil && u.use.At.Sub(*at.LastUsedAt) < tokenUseResolution) {
 		return
 	}
 	if err := s.store.RecordTokenUse(c.Request().Context(), u.use.TokenID, u.use.At, u.use.Purpose); err != nil {

@@ -449,3 +449,25 @@ func TestOtherOrganisationsAreNotFound(t *testing.T) {
 		mustStatus(t, h.signedJSON(t, eveTok, eveKey, "PUT", "/auth/users/"+owner.inv.User.ID+"/deactivate", map[string]any{}), http.StatusNotFound)
 	})
 }
+
+// A signed write that fails inside its transaction rolls back the token
+// use it carried: the use is recorded after the request all the same.
+func TestATokenUseIsRecordedWhenItsSignedWriteFails(t *testing.T) {
+	h := newHarness(t)
+	owner := h.newActionUser("owner")
+	inviters := h.createPermission(t, owner.tok, owner.first, "Inviters", "Auth:Users:Create")
+	sa, r := h.createServiceAccount(t, owner.tok, owner.first, map[string]any{"permissionId": inviters})
+	mustStatus(t, r, http.StatusOK)
+	h.invite("taken@example.com")
+	body := `{"email":"taken@example.com","kind":"CustomerEmployee"}`
+	ua := h.signAction(sa.tok, sa.signer, "POST", "/auth/users", body) // /auth/action records a use now
+	h.advance(2 * time.Minute)
+	mustStatus(t, h.signedDo(sa.tok, ua, "POST", "/auth/users", body), http.StatusConflict)
+	at, err := h.st.GetAccessToken(t.Context(), sa.body["accessTokens"].([]any)[0].(map[string]any)["tokenId"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.LastUsedAt == nil || !at.LastUsedAt.Equal(h.clock()) || at.LastUsedFor != store.UseSign {
+		t.Fatalf("last use = %v %q, want the failed request's, %v", at.LastUsedAt, at.LastUsedFor, h.clock())
+	}
+}
