@@ -152,9 +152,25 @@ type conn struct {
 	d     *Dialect
 	stmts *statements // nil: statements are sent as text
 	tx    *sql.Tx     // set when c is a transaction
+	// shared: the transaction holds other callers' units too (the
+	// dialect's Write, group commit), so no one caller's cancellation may
+	// interrupt a statement: SQLite would roll back the whole transaction,
+	// every other unit with it. The writer checks each unit's context
+	// before running it.
+	shared bool
+}
+
+// ctx is the context statements run under: the caller's, or, in a shared
+// transaction, the caller's without its cancellation.
+func (c conn) ctx(ctx context.Context) context.Context {
+	if c.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = c.ctx(ctx)
 	if st := c.prepared(ctx, query); st != nil {
 		res, err := st.ExecContext(ctx, args...)
 		return res, c.d.unavailable(err)
@@ -168,6 +184,7 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*row
 		r   *sql.Rows
 		err error
 	)
+	ctx = c.ctx(ctx)
 	if st := c.prepared(ctx, query); st != nil {
 		r, err = st.QueryContext(ctx, args...)
 	} else {
@@ -180,6 +197,7 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*row
 }
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	ctx = c.ctx(ctx)
 	if st := c.prepared(ctx, query); st != nil {
 		return row{r: st.QueryRowContext(ctx, args...), d: c.d}
 	}

@@ -37,7 +37,7 @@ func New(db *sql.DB, d Dialect) *Store {
 func (s *Store) inTx(ctx context.Context, fn func(tx conn) error) error {
 	if s.d.Write != nil {
 		err := s.d.Write(ctx, func(tx *sql.Tx) error {
-			return fn(conn{c: tx, d: s.d, stmts: s.stmts, tx: tx})
+			return fn(conn{c: tx, d: s.d, stmts: s.stmts, tx: tx, shared: true})
 		})
 		return s.d.unavailable(err)
 	}
