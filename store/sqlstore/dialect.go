@@ -83,6 +83,15 @@ func (d *Dialect) forUpdate() string {
 	return ` FOR UPDATE`
 }
 
+// forShare locks the rows a SELECT reads against a concurrent change
+// until this transaction ends, or "" without row locks.
+func (d *Dialect) forShare() string {
+	if !d.RowLocks {
+		return ""
+	}
+	return ` FOR SHARE`
+}
+
 // skipLocked locks the rows a SELECT reads for a DELETE of them, leaving
 // out those another transaction holds (which that one deletes), or ""
 // without row locks.

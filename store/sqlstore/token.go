@@ -27,11 +27,19 @@ func insertToken(ctx context.Context, db conn, t store.Token) error {
 }
 
 // IssueTokenSigned inserts a delegated login token, only while its user is
-// active, registered and not archived, with its sign-in event and the
-// signed change's use and audit entry. It does not check t.DelegatedBy:
-// the caller is the service account signed in, active at that moment.
+// active, registered and not archived and the identity it is delegated by
+// active and not archived, with its sign-in event and the signed change's
+// use and audit entry. The delegating identity's row is locked first, so
+// a deactivation committing meanwhile either comes before (no token) or
+// after, when its revocation sees the token.
 func (s *Store) IssueTokenSigned(ctx context.Context, sg store.Signed, t store.Token, e store.SignInEvent) error {
 	err := s.inSigned(ctx, sg, func(tx conn) error {
+		var by string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM user_account WHERE id = ? AND org_id = ? AND is_active AND NOT is_archived`+tx.d.forShare(),
+			t.DelegatedBy, t.OrgID).Scan(&by)
+		if err != nil {
+			return fmt.Errorf("delegated by %s, not an active identity of %s: %w", t.DelegatedBy, t.OrgID, notFound(err))
+		}
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at, delegated_by)
 			SELECT ?, ?, ?, id, ?, ?, NULL, ? FROM user_account

@@ -404,7 +404,7 @@ func (s *Store) UpdateUserSigned(ctx context.Context, sg store.Signed, orgID, id
 		}
 		if disable {
 			if _, err := tx.ExecContext(ctx,
-				`UPDATE token SET revoked_at = ? WHERE revoked_at IS NULL AND ((user_id = ? AND kind = ?) OR delegated_by = ?)`,
+				`UPDATE token SET revoked_at = ? WHERE revoked_at IS NULL AND ((user_id = ? AND kind = ?) OR (delegated_by = ? AND delegated_by <> ''))`,
 				millis(sg.Now), id, store.TokenLogin, id); err != nil {
 				return fmt.Errorf("revoke login tokens: %w", err)
 			}

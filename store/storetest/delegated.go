@@ -7,10 +7,10 @@ import (
 	"countersign/store"
 )
 
-// delegatedLogin is a login token for u issued by delegation at now, and
-// its sign-in event.
-func delegatedLogin(id string, u store.User, now time.Time) (store.Token, store.SignInEvent) {
-	tk := store.Token{ID: id, Kind: store.TokenLogin, OrgID: u.OrgID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+// delegatedLogin is a login token for u issued at now by delegation of
+// by, and its sign-in event.
+func delegatedLogin(id string, u, by store.User, now time.Time) (store.Token, store.SignInEvent) {
+	tk := store.Token{ID: id, Kind: store.TokenLogin, OrgID: u.OrgID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), DelegatedBy: by.ID}
 	e := store.SignInEvent{
 		ID: "si-" + id, OrgID: u.OrgID, UserID: u.ID, Username: u.Username, TokenID: id,
 		Outcome: store.SignInSucceeded, Via: store.ViaDelegated, ClientIP: "192.0.2.1", UserAgent: "test", CreatedAt: now,
@@ -45,8 +45,7 @@ var delegatedTests = []test{
 		eu := registeredEndUser(t, s, "us-eu", o.ID)
 		now := at(time.Minute)
 		sg := signedNew(t, s, alice, "delegate", now)
-		tk, e := delegatedLogin("tk-eu", eu, now)
-		tk.DelegatedBy = alice.ID
+		tk, e := delegatedLogin("tk-eu", eu, alice, now)
 		must(t, "IssueTokenSigned", s.IssueTokenSigned(t.Context(), sg, tk, e))
 		got, err := s.GetToken(t.Context(), tk.ID)
 		must(t, "GetToken", err)
@@ -57,7 +56,7 @@ var delegatedTests = []test{
 		must(t, "GetUserAction", err)
 		equal(t, "UsedAt", a.UsedAt, ptr(now))
 
-		again, e2 := delegatedLogin("tk-eu-2", eu, now)
+		again, e2 := delegatedLogin("tk-eu-2", eu, alice, now)
 		wantErr(t, "IssueTokenSigned with the spent action", s.IssueTokenSigned(t.Context(), sg, again, e2), store.ErrActionUsed)
 		_, err = s.GetToken(t.Context(), again.ID)
 		wantErr(t, "GetToken of the refused token", err, store.ErrNotFound)
@@ -71,12 +70,11 @@ var delegatedTests = []test{
 		now := at(time.Minute)
 		tokens := map[string]store.Token{}
 		for _, by := range []store.User{off, gone, bob} {
-			tk, e := delegatedLogin("tk-by-"+by.ID, eu, now)
-			tk.DelegatedBy = by.ID
+			tk, e := delegatedLogin("tk-by-"+by.ID, eu, by, now)
 			must(t, "IssueTokenSigned by "+by.ID, s.IssueTokenSigned(t.Context(), signedNew(t, s, alice, "by-"+by.ID, now), tk, e))
 			tokens[by.ID] = tk
 		}
-		own, _ := delegatedLogin("tk-own", eu, now)
+		own, _ := delegatedLogin("tk-own", eu, store.User{}, now)
 		must(t, "CreateToken", s.CreateToken(t.Context(), own))
 
 		later := at(2 * time.Minute)
@@ -89,6 +87,26 @@ var delegatedTests = []test{
 			must(t, "GetToken "+id, err)
 			equal(t, "RevokedAt of "+id, got.RevokedAt, want)
 		}
+	}},
+	{"a delegated login by an identity deactivated, archived or of another organisation writes nothing", func(t *testing.T, s store.Store) {
+		o, alice := seed(t, s)
+		eu := registeredEndUser(t, s, "us-eu", o.ID)
+		off := addUser(t, s, "us-off", o.ID, "off@example.com")
+		gone := addUser(t, s, "us-gone", o.ID, "gone@example.com")
+		now := at(time.Minute)
+		must(t, "deactivate", s.UpdateUserSigned(t.Context(), signedNew(t, s, alice, "off", now), o.ID, off.ID, store.UserPatch{IsActive: ptr(false)}))
+		must(t, "archive", s.UpdateUserSigned(t.Context(), signedNew(t, s, alice, "gone", now), o.ID, gone.ID, store.UserPatch{IsArchived: ptr(true)}))
+		_, carol := otherOrg(t, s)
+		for _, by := range []store.User{off, gone, carol, {ID: "us-nobody"}} {
+			before := allAudit(t, s, o.ID)
+			sg := signedNew(t, s, alice, "by-"+by.ID, now)
+			tk, e := delegatedLogin("tk-by-"+by.ID, eu, by, now)
+			wantErr(t, "IssueTokenSigned by "+by.ID, s.IssueTokenSigned(t.Context(), sg, tk, e), store.ErrNotFound)
+			_, err := s.GetToken(t.Context(), tk.ID)
+			wantErr(t, "GetToken by "+by.ID, err, store.ErrNotFound)
+			equal(t, "audit after the refusal by "+by.ID, allAudit(t, s, o.ID), before)
+		}
+		equal(t, "sign-ins", signInsOf(t, s, o.ID), []store.SignInEvent{})
 	}},
 	{"a delegated login for a user who cannot sign in writes nothing", func(t *testing.T, s store.Store) {
 		o, alice := seed(t, s)
@@ -104,7 +122,7 @@ var delegatedTests = []test{
 		for _, u := range []store.User{unregistered, inactive, nobody, otherOrgUser} {
 			before := allAudit(t, s, o.ID)
 			sg := signedNew(t, s, alice, "for-"+u.ID, now)
-			tk, e := delegatedLogin("tk-"+u.ID, u, now)
+			tk, e := delegatedLogin("tk-"+u.ID, u, alice, now)
 			wantErr(t, "IssueTokenSigned for "+u.ID, s.IssueTokenSigned(t.Context(), sg, tk, e), store.ErrNotFound)
 			_, err := s.GetToken(t.Context(), tk.ID)
 			wantErr(t, "GetToken for "+u.ID, err, store.ErrNotFound)
