@@ -48,7 +48,10 @@ type delegatedLoginRequest struct {
 }
 
 func (r *delegatedLoginRequest) validate() error {
-	return requireFields("username", r.Username)
+	if err := requireFields("username", r.Username); err != nil {
+		return err
+	}
+	return checkUsername(r.Username)
 }
 
 type delegatedRecoveryRequest struct {
@@ -57,7 +60,16 @@ type delegatedRecoveryRequest struct {
 }
 
 func (r *delegatedRecoveryRequest) validate() error {
-	return requireFields("username", r.Username, "credentialId", r.CredentialID)
+	if err := requireFields("username", r.Username, "credentialId", r.CredentialID); err != nil {
+		return err
+	}
+	if err := checkUsername(r.Username); err != nil {
+		return err
+	}
+	if len(r.CredentialID) > maxCredentialIDLength {
+		return errors.New("credentialId is too long")
+	}
+	return nil
 }
 
 // delegatedRegistration creates an end user and answers the registration

@@ -252,6 +252,14 @@ func TestDelegatedFlows(t *testing.T) {
 		}
 		k = webauthntest.NewKeySigner("P256")
 		mustStatus(t, h.register(second.Temp, keyCredential(k, second.Challenge)), http.StatusOK)
+		for path, bad := range map[string]map[string]any{
+			"/auth/login/delegated":        {"username": strings.Repeat("a", 255)},
+			"/auth/recover/user/delegated": {"username": eve.username, "credentialId": strings.Repeat("c", 513)},
+		} {
+			if r := h.signedJSON(t, d.sa.tok, d.sa.signer, "POST", path, bad); r.Status != http.StatusBadRequest {
+				t.Errorf("%s with an over-long field: %d %s, want 400", path, r.Status, r.Body)
+			}
+		}
 		for _, bad := range []map[string]any{
 			{"email": "x@example.com", "kind": "CustomerEmployee"},
 			{"email": "not an address", "kind": "EndUser"},
@@ -297,6 +305,17 @@ func TestDelegatedFlows(t *testing.T) {
 		}
 		if len(ri.Allowed) != 1 || ri.Allowed[0].ID != eve.recovery.CredID {
 			t.Fatalf("allowedRecoveryCredentials = %+v", ri.Allowed)
+		}
+		// Nor without a recovery signature at all, as a reset link would.
+		unsigned := map[string]any{"newCredentials": map[string]any{"firstFactorCredential": keyCredential(webauthntest.NewKeySigner("P256"), ri.Challenge)}}
+		if r := h.do("POST", "/auth/recover/user", unsigned, "Authorization", "Bearer "+ri.Temp); r.Status != http.StatusUnauthorized {
+			t.Fatalf("a delegated recovery without the recovery key's signature: %d %s", r.Status, r.Body)
+		}
+		r = h.signedJSON(t, d.sa.tok, d.sa.signer, "POST", "/auth/recover/user/delegated",
+			map[string]any{"username": eve.username, "credentialId": eve.recovery.CredID})
+		mustStatus(t, r, http.StatusOK)
+		if err := json.Unmarshal(r.Body, &ri); err != nil {
+			t.Fatal(err)
 		}
 		// The service account cannot finish it with a key of its own.
 		fresh := webauthntest.NewKeySigner("P256")

@@ -21,6 +21,9 @@ import (
 // maxCodeLength bounds every code a client types or pastes.
 const maxCodeLength = 64
 
+// maxCredentialIDLength bounds a credential id a request names.
+const maxCredentialIDLength = 512
+
 type recoveryCodeRequest struct {
 	Username string `json:"username"`
 	OrgID    string `json:"orgId"`
@@ -101,7 +104,7 @@ func (r *recoveryInitRequest) validate() error {
 		"credentialId", r.CredentialID); err != nil {
 		return err
 	}
-	if len(r.VerificationCode) > maxCodeLength || len(r.CredentialID) > 512 {
+	if len(r.VerificationCode) > maxCodeLength || len(r.CredentialID) > maxCredentialIDLength {
 		return fmt.Errorf("verificationCode or credentialId is too long")
 	}
 	return checkUsername(r.Username)
