@@ -184,6 +184,14 @@ func TestAdministratorReset(t *testing.T) {
 		h.stillWorks(t, owner)
 		mustStatus(t, reset(t, ownerTok, owner.first, owner.inv.User.ID), http.StatusBadRequest)
 	})
+	t.Run("only a person issues a link: the issuer is re-checked when it is used", func(t *testing.T) {
+		// owner.pat holds all of the owner's operations; a link it issued
+		// would be re-checked against the owner, not the token.
+		r := reset(t, owner.pat, owner.first, bob.inv.User.ID)
+		if r.Status != http.StatusForbidden || r.errorCode(t) != "people_only" {
+			t.Fatalf("a PAT issuing a reset link: %d %s", r.Status, r.Body)
+		}
+	})
 	t.Run("a link expires", func(t *testing.T) {
 		carol := h.newRecoverable("carol@example.com")
 		r := reset(t, ownerTok, owner.first, carol.inv.User.ID)

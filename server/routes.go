@@ -119,7 +119,7 @@ func (s *Server) routes() {
 	s.signed(http.MethodPost, apiInvitation, s.reissueInvitation, needs("Auth:Users:Create"))
 	// An administrator's reset link: the operation of recovering another
 	// person (spec §7), with authority over them.
-	s.signed(http.MethodPost, "/auth/users/:userId/recovery", s.issueReset, needs("Auth:Recover:Delegated"))
+	s.signed(http.MethodPost, "/auth/users/:userId/recovery", s.issueReset, forPeople, needs("Auth:Recover:Delegated"))
 
 	// Permissions (spec §4.9).
 	s.signed(http.MethodPost, "/permissions", s.createPermission, takes(createPermissionRequest{}), needs("Permissions:Create"))
