@@ -156,6 +156,9 @@ func TestSummary(t *testing.T) {
 		`{"amount":1,"currency":"EUR"}`:                                               "Create an order of 1 EUR for (none)",
 		`{"amount":"<b>9</b>","currency":"EUR\nX","customer":{"a":[1]}}`:              `Create an order of <b>9</b> EUR X for {"a":[1]}`,
 		`{"amount":1,"currency":"EUR","customer":"` + strings.Repeat("x", 200) + `"}`: "Create an order of 1 EUR for " + strings.Repeat("x", 79) + "…",
+		// A right-to-left override would show "EMCA" as "ACME" and the
+		// rest reversed; C1 controls and line separators break the line.
+		`{"amount":1,"currency":"EUR\u202e","customer":"\u2066EMCA\u2069\u0085\u2028x"}`: "Create an order of 1 EUR  for  EMCA   x",
 	} {
 		if got := u.Summary(post, "POST", "/api/orders", body(in)); got != want {
 			t.Errorf("summary of %s = %q, want %q", in, got, want)

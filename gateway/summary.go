@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -133,8 +134,11 @@ func render(v any) string {
 		s = string(raw)
 	}
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' ' // one line, no control characters
+		// One line, and it reads as it is written: no control characters
+		// (C0, C1, line and paragraph separators) and no bidirectional
+		// overrides, which would show the rest of the sentence reversed.
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' {
+			return ' '
 		}
 		return r
 	}, s)

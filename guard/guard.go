@@ -27,6 +27,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// issuedAtLeeway is how far ahead of this server's clock an assertion's
+// issue time may be: clocks drift, and iat is rounded down to the second.
+const issuedAtLeeway = 5 * time.Second
+
 // Header carries the assertion.
 const Header = "X-Countersign-Assertion"
 
@@ -152,11 +156,16 @@ func (g *Guard) Verify(ctx context.Context, r *http.Request, body []byte) (Ident
 		jwt.WithIssuer(g.cfg.Issuer),
 		jwt.WithAudience(g.cfg.Audience),
 		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(g.cfg.Now),
 	)
 	if err != nil {
 		return Identity{}, refuse(http.StatusUnauthorized, "assertion: %v", err)
+	}
+	// countersign writes iat in whole seconds: an upstream whose clock is a
+	// little behind would see nearly every assertion issued "in the
+	// future". The expiry stays exact.
+	if c.IssuedAt != nil && c.IssuedAt.After(g.cfg.Now().Add(issuedAtLeeway)) {
+		return Identity{}, refuse(http.StatusUnauthorized, "assertion issued in the future (%s)", c.IssuedAt.Time)
 	}
 	sum := sha256.Sum256(body)
 	switch {

@@ -114,6 +114,18 @@ func TestGuardAcceptsCountersignsAssertion(t *testing.T) {
 	}
 }
 
+// An upstream whose clock is a little behind countersign's still accepts
+// its assertions (their iat is up to issuedAtLeeway ahead).
+func TestGuardToleratesASlightlySlowClock(t *testing.T) {
+	is := newIssuer(t)
+	g := newGuard(t, is)
+	body := `{"amount":1}`
+	ahead := is.assertion(t, func(c jwt.MapClaims, h map[string]any) { c["iat"] = now.Add(2 * time.Second).Unix() }, "POST", "/orders", "", body)
+	if status, id := serve(g, "POST", "/orders", body, ahead); status != http.StatusOK || id == nil {
+		t.Fatalf("an assertion issued 2 s ahead: status %d", status)
+	}
+}
+
 func TestGuardRefuses(t *testing.T) {
 	is := newIssuer(t)
 	other := newIssuer(t)
@@ -155,6 +167,7 @@ func TestGuardRefuses(t *testing.T) {
 		"another method":                {"PUT", "/orders", body, good()},
 		"another query":                 {"POST", "/orders?all=1", body, good()},
 		"an issued-at in the future":    {"POST", "/orders", body, is.assertion(t, func(c jwt.MapClaims, h map[string]any) { c["iat"] = now.Add(time.Hour).Unix() }, "POST", "/orders", "", body)},
+		"an issued-at past the leeway":  {"POST", "/orders", body, is.assertion(t, func(c jwt.MapClaims, h map[string]any) { c["iat"] = now.Add(issuedAtLeeway + time.Second).Unix() }, "POST", "/orders", "", body)},
 		"one with its signature cut":    {"POST", "/orders", body, strings.Join(strings.Split(good(), ".")[:2], ".") + "."},
 		"one whose claims were changed": {"POST", "/orders", body, tamper(good())},
 	} {

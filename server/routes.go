@@ -35,7 +35,7 @@ func (s *Server) routes() {
 		// Bearer-token API: any origin may call it. Cookies are never
 		// honoured cross-origin (see the cookie carrier), so no credentials.
 		AllowOrigins: []string{"*"},
-		AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+		AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}, // PATCH: gateway routes
 		AllowHeaders: []string{"authorization", "content-type", "x-dfns-useraction", "x-dfns-sdk-version"},
 		MaxAge:       600,
 	}))
