@@ -16,7 +16,9 @@
 // being committed are run together in the next one, each in a savepoint,
 // and committed by one fsync (group commit), and none returns before its
 // commit is on disk. The WAL is checkpointed beside the writer, not inside
-// its commits. Statements are prepared once per connection. The store
+// its commits, and restarted by the writer between two transactions, so it
+// stays bounded under steady load; the writer keeps one connection (and
+// its page cache) for itself. Statements are prepared once per connection. The store
 // counts its commits with SQLite's commit hook (Commits), for the tests
 // that hold operations to a budget of them.
 //

@@ -48,7 +48,7 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // maxOpenConns bounds the pool. Writes go through the one writer
-// (writer.go), which holds one connection at a time; the others serve
+// (writer.go), which keeps one connection for itself; the others serve
 // reads, which WAL lets run beside it.
 const maxOpenConns = 8
 
@@ -161,11 +161,15 @@ var dialect = sqlstore.Dialect{
 	BeginWrite:        beginWrite,
 }
 
+// busyTimeout is how many milliseconds a connection waits for a lock
+// another process holds before SQLITE_BUSY.
+const busyTimeout = 10000
+
 // dsn is path with the driver parameters every connection opens with. The
 // driver runs busy_timeout first, then the other pragmas.
 func dsn(path string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout))
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	// FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on a
@@ -176,6 +180,10 @@ func dsn(path string) string {
 	// tail's). The store's checkpointer runs them beside the writer
 	// (writer.go). Another process on the file keeps SQLite's default.
 	q.Add("_pragma", "wal_autocheckpoint(0)")
+	// When the writer restarts the WAL (writer.go), a WAL that grew
+	// meanwhile (a long reader held the checkpoint back) is cut back to
+	// this size instead of keeping its high-water mark on disk.
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// has to upgrade a read lock (which fails with SQLITE_BUSY at once
 	// instead of waiting for busy_timeout).

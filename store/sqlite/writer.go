@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -34,7 +36,14 @@ var errClosed = fmt.Errorf("%w: the sqlite store is closed", store.ErrUnavailabl
 // once the transaction holding the unit is committed (synchronous=FULL:
 // on disk), so no request is answered before its write is durable.
 type writer struct {
-	db      *sql.DB
+	db *sql.DB
+	// conn is the connection the writer's transactions run on, kept
+	// between them: a connection's page cache survives its own commits
+	// but not another's, so a writer moving across the pool would read
+	// back every page it touches on each transaction (only the writer
+	// goroutine uses it; nil until the first transaction or after it
+	// broke).
+	conn    *sql.Conn
 	jobs    chan *job // at most maxBatch waiting; more Writes block sending
 	closing chan struct{}
 	done    chan struct{}
@@ -44,6 +53,10 @@ type writer struct {
 	checkpoint   chan struct{}
 	checkpointed chan struct{}
 	sinceCheck   int
+	// restart is set by the checkpointer once it has copied the WAL into
+	// the database: the writer then restarts the WAL between two of its
+	// transactions (restartWAL).
+	restart chan struct{}
 
 	// batches and units count the transactions committed and the units of
 	// work they held (tests and the benchmark read them).
@@ -59,7 +72,7 @@ type job struct {
 
 func newWriter(db *sql.DB) *writer {
 	w := &writer{db: db, jobs: make(chan *job, maxBatch), closing: make(chan struct{}), done: make(chan struct{}),
-		checkpoint: make(chan struct{}, 1), checkpointed: make(chan struct{})}
+		checkpoint: make(chan struct{}, 1), checkpointed: make(chan struct{}), restart: make(chan struct{}, 1)}
 	go w.run()
 	go w.checkpointer()
 	return w
@@ -78,7 +91,44 @@ func (w *writer) checkpointer() {
 		}
 		// A failure (another process holds the checkpoint lock) is
 		// retried at the next wake-up; the WAL only grows meanwhile.
-		_, _ = w.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		if _, err := w.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+			select {
+			case w.restart <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// restartBusy bounds, in milliseconds, how long restartWAL waits for
+// readers of older snapshots to finish before giving up until the next
+// checkpoint.
+const restartBusy = 5
+
+// restartWAL checkpoints the frames committed since the checkpointer's
+// pass and, once no reader still reads from the WAL, makes the next
+// transaction write it again from its start. A PASSIVE checkpoint alone
+// never gets there under steady load: the writer appends while it copies.
+// Then the WAL grows without bound (hundreds of megabytes a minute), and
+// every commit appends to a growing file, whose fsync also journals the
+// file's new size: about twice the cost of overwriting frames in place.
+// It runs between two of the writer's transactions, on a connection whose
+// busy timeout is a few milliseconds instead of the pool's ten seconds, so
+// a long reader (a backup, a large listing) delays it, never the writes.
+func (w *writer) restartWAL() {
+	ctx := context.Background()
+	c, err := w.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartBusy)); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn }) // never back to the pool half-set
+		return
+	}
+	_, _ = c.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout)); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
 	}
 }
 
@@ -122,11 +172,25 @@ func (w *writer) close() {
 
 func (w *writer) run() {
 	defer close(w.done)
+	defer func() {
+		if w.conn != nil {
+			w.conn.Close()
+		}
+	}()
 	batch := make([]*job, 0, maxBatch)
 	for {
 		select {
+		case <-w.restart:
+			w.restartWAL()
+			continue
+		default:
+		}
+		select {
 		case j := <-w.jobs:
 			batch = append(batch[:0], j)
+		case <-w.restart:
+			w.restartWAL()
+			continue
 		case <-w.closing:
 			return
 		}
@@ -160,7 +224,7 @@ func (w *writer) commit(batch []*job) {
 	}
 	// The transaction's own context is not any unit's: one caller giving
 	// up must not roll back the others.
-	tx, err := w.db.BeginTx(context.Background(), nil)
+	tx, err := w.begin()
 	if err != nil {
 		fail(live, fmt.Errorf("begin: %w", err))
 		return
@@ -205,6 +269,28 @@ func (w *writer) commit(batch []*job) {
 	}
 	for i, j := range live {
 		j.err <- errs[i]
+	}
+}
+
+// begin begins a transaction on the writer's connection, taking one from
+// the pool first when it has none, and again once if the one it held
+// broke.
+func (w *writer) begin() (*sql.Tx, error) {
+	ctx := context.Background()
+	for attempt := 0; ; attempt++ {
+		if w.conn == nil {
+			c, err := w.db.Conn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			w.conn = c
+		}
+		tx, err := w.conn.BeginTx(ctx, nil)
+		if err == nil || attempt > 0 || !(errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)) {
+			return tx, err
+		}
+		w.conn.Close()
+		w.conn = nil
 	}
 }
 

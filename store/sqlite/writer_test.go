@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -163,5 +165,64 @@ func TestWritesWaitingWhenTheStoreClosesFailUnavailable(t *testing.T) {
 	}
 	if err := spend(s, "sc-2"); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("write after close: got %v, want ErrUnavailable", err)
+	}
+}
+
+// TestTheWALStaysBoundedUnderSteadyLoad writes one commit after another
+// while a reader keeps reading, as a loaded server does. The checkpointer
+// alone (PASSIVE) copies the WAL into the database but never gets it
+// restarted, so the WAL would hold every frame ever committed; the writer
+// restarts it between two transactions once a checkpoint has run.
+func TestTheWALStaysBoundedUnderSteadyLoad(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "countersign.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var n int
+			if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM spent_challenge`).Scan(&n); err != nil {
+				t.Errorf("read: %v", err)
+				return
+			}
+		}
+	}()
+	const commits = 5 * checkpointEvery
+	before, _ := s.WriterStats()
+	for i := range commits {
+		if err := spend(s, fmt.Sprintf("c%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	readers.Wait()
+	after, _ := s.WriterStats()
+	if after-before != commits {
+		t.Fatalf("%d transactions for %d sequential writes", after-before, commits)
+	}
+	// The WAL header's checkpoint sequence number (bytes 12 to 15, big
+	// endian) counts the restarts: SQLite increments it each time it
+	// writes the WAL again from its start.
+	wal, err := os.ReadFile(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wal) < 32 {
+		t.Fatalf("the WAL is %d bytes, shorter than its header", len(wal))
+	}
+	if restarts := binary.BigEndian.Uint32(wal[12:16]); restarts < 2 {
+		t.Fatalf("the WAL was restarted %d times in %d commits (%d bytes now): it only grows", restarts, commits, len(wal))
 	}
 }
