@@ -66,13 +66,13 @@ func (s *Server) actionInit(c echo.Context) error {
 	if err := s.checkRequest(c, caller, method, webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload)); err != nil {
 		return err
 	}
+	sum := s.describe(ctx, caller, method, webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload))
 	lc, err := s.ceremonies.BeginAction(ctx, caller.identity(), webauthn.ActionRequest{
-		Method: req.UserActionHTTPMethod, Path: req.UserActionHTTPPath, Payload: req.UserActionPayload,
+		Method: req.UserActionHTTPMethod, Path: req.UserActionHTTPPath, Payload: req.UserActionPayload, Summary: sum.Text,
 	})
 	if err != nil {
 		return fmt.Errorf("begin action: %w", err)
 	}
-	sum := s.describe(ctx, caller, method, webauthn.ActionPath(req.UserActionHTTPPath), []byte(req.UserActionPayload))
 	return c.JSON(http.StatusOK, actionChallenge{loginChallenge: s.newLoginChallenge(lc), Summary: sum.Text, Destructive: sum.Destructive})
 }
 
@@ -160,11 +160,15 @@ func (s *Server) signedChange(c echo.Context) store.Signed {
 	caller := callerFrom(c)
 	ua, cred := va.action, va.credential
 	now := s.opts.Now().UTC()
+	summary := ua.Summary // what the person read before signing
+	if summary == "" {    // an action of a binary from before migration 0011
+		summary = s.summarize(c.Request().Context(), caller, ua.Method, ua.Path, ua.Payload)
+	}
 	return store.Signed{ActionID: ua.ID, Now: now, TokenUse: caller.inTransaction(), Audit: store.AuditEntry{
 		ID: store.NewID("uj"), OrgID: ua.OrgID, UserID: caller.User.ID, Username: caller.User.Username,
 		ActionID: ua.ID, CredentialID: cred.ID, CredentialKind: cred.Kind, CredentialPublicKey: webauthn.CredentialPublicKeyPEM(cred),
 		Method: ua.Method, Path: ua.Path, Payload: ua.Payload,
 		ClientData: ua.ClientData, AuthenticatorData: ua.AuthenticatorData, Signature: ua.Signature,
-		Summary: s.summarize(c.Request().Context(), caller, ua.Method, ua.Path, ua.Payload), CreatedAt: now,
+		Summary: summary, CreatedAt: now,
 	}}
 }

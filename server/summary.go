@@ -191,9 +191,9 @@ var summaryRoutes = []summaryRoute{
 	{"PUT /permissions/:permissionId/archive", func(in summaryInput) actionSummary {
 		n := in.holders(in.params[0])
 		if in.b.IsArchived != nil && !*in.b.IsArchived {
-			return sentence("Unarchive the permission %s: %s get its operations back", in.param(0), holderWords(n))
+			return sentence("Unarchive the permission %s: %s %s its operations back", in.param(0), holderWords(n), agree(n, "gets", "get"))
 		}
-		return destructive("Archive the permission %s: %s lose its operations", in.param(0), holderWords(n))
+		return destructive("Archive the permission %s: %s %s its operations", in.param(0), holderWords(n), agree(n, "loses", "lose"))
 	}},
 	{"POST /permissions/:permissionId/assignments", func(in summaryInput) actionSummary {
 		return sentence("Grant the permission %s, to %s", in.permission(in.params[0]), in.identity(in.b.IdentityID))
@@ -453,6 +453,14 @@ func (in summaryInput) holders(permissionID string) int {
 
 func (in summaryInput) holdersChange(permissionID string) string {
 	return "; this changes what " + holderWords(in.holders(permissionID)) + " may do"
+}
+
+// agree is the verb for holderWords(n) as its subject.
+func agree(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func holderWords(n int) string {

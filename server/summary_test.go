@@ -141,7 +141,7 @@ func TestEverySignedRouteIsSummarised(t *testing.T) {
 			[]string{`Update the permission "Auditors" (` + auditors + `): rename it "Log readers", and make it allow ` + fullWords,
 				"changes what the 1 identity holding it may do"}, false},
 		"PUT /permissions/:permissionId/archive": {"/permissions/" + auditors + "/archive", map[string]bool{"isArchived": true},
-			[]string{`Archive the permission "Auditors" (` + auditors + "): the 1 identity holding it lose its operations"}, true},
+			[]string{`Archive the permission "Auditors" (` + auditors + "): the 1 identity holding it loses its operations"}, true},
 		"POST /permissions/:permissionId/assignments": {"/permissions/" + auditors + "/assignments", map[string]string{"identityId": pat.id},
 			[]string{`Grant the permission "Auditors" (` + auditors + "), allowing 1 operation: Auth:Logs:Read, to the personal access token " +
 				`"deploy bot" (` + pat.id + ") of owner"}, false},
@@ -282,5 +282,37 @@ func TestKeyWordsReadEveryPEMTheTokenRoutesAccept(t *testing.T) {
 		if got := keyWords(variant); got != want {
 			t.Errorf("%s: keyWords = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestTheAuditEntryKeepsTheApprovedSentenceWhenStateChangesMeanwhile:
+// what the audit log says a person approved is what they read, not the
+// request described again when the change runs. Here a second holder is
+// given the permission between the approval and its use.
+func TestTheAuditEntryKeepsTheApprovedSentenceWhenStateChangesMeanwhile(t *testing.T) {
+	h := newHarness(t)
+	owner := h.newActionUser("owner")
+	readers := h.createPermission(t, owner.tok, owner.first, "readers", "Auth:Users:Read")
+	bob, _, _ := h.member(t, "bob")
+	h.assign(t, owner.tok, owner.first, readers, bob.User.ID)
+
+	path, body := "/permissions/"+readers+"/archive", `{"isArchived":true}`
+	shown, _ := h.actionSummaryOf(t, owner.tok, "PUT", path, body)
+	ua := h.signAction(owner.tok, owner.first, "PUT", path, body)
+	carol, _, _ := h.member(t, "carol")
+	h.assign(t, owner.tok, owner.first, readers, carol.User.ID)
+	now, _ := h.actionSummaryOf(t, owner.tok, "PUT", path, body)
+	if now == shown {
+		t.Fatalf("the sentence %q does not depend on the holders: the test proves nothing", shown)
+	}
+	mustStatus(t, h.signedDo(owner.tok, ua, "PUT", path, body), http.StatusOK)
+
+	entries, err := h.st.ListAuditEntries(t.Context(), store.AuditQuery{OrgID: owner.inv.Org.ID, Start: time.Unix(0, 0), End: h.clock().Add(time.Hour), Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	if last.ActionID != ua || last.Summary != shown {
+		t.Errorf("audit entry of %s says %q; the approval of %s showed %q", last.ActionID, last.Summary, ua, shown)
 	}
 }

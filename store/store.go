@@ -587,9 +587,12 @@ type UserAction struct {
 	ClientData        []byte
 	AuthenticatorData []byte
 	Signature         []byte
-	CreatedAt         time.Time
-	ExpiresAt         time.Time
-	UsedAt            *time.Time
+	// Summary is the sentence the person approved, which the audit entry
+	// of the change keeps ('' for actions of an older binary).
+	Summary   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
 }
 
 // AuditEntry records one executed signed action with its signature, so

@@ -50,6 +50,9 @@ type ActionRequest struct {
 	Method  string
 	Path    string
 	Payload string
+	// Summary is the sentence shown to the person before they sign; the
+	// user action keeps it for the audit entry of its change.
+	Summary string
 }
 
 // actionData is what an action challenge remembers.
@@ -59,6 +62,7 @@ type actionData struct {
 	Path     string   `json:"path"`
 	Payload  string   `json:"payload"`
 	Allowed  []string `json:"allowed"`
+	Summary  string   `json:"summary,omitempty"`
 }
 
 // ActionPath is the form a path is signed and compared in: still encoded,
@@ -100,7 +104,7 @@ func (cs *Ceremonies) BeginAction(ctx context.Context, id Identity, req ActionRe
 		ID: store.NewID("ch"), Purpose: store.PurposeAction, Challenge: newChallenge(),
 		OrgID: id.OrgID, UserID: id.UserID, TokenID: id.TokenID, CreatedAt: now, ExpiresAt: now.Add(cs.opts.ChallengeTTL),
 	}
-	data := actionData{Identity: id.ID, Method: req.Method, Path: ActionPath(req.Path), Payload: req.Payload}
+	data := actionData{Identity: id.ID, Method: req.Method, Path: ActionPath(req.Path), Payload: req.Payload, Summary: req.Summary}
 	lc := LoginChallenge{ID: ch.ID, Challenge: ch.Challenge, Fido2: []AllowedCredential{}, Keys: []AllowedCredential{}, ExpiresAt: ch.ExpiresAt}
 	for _, c := range creds {
 		data.Allowed = append(data.Allowed, c.CredID)
@@ -188,7 +192,7 @@ func (cs *Ceremonies) verifyAction(ctx context.Context, id Identity, ch store.Ch
 		ID: store.NewID("ua"), OrgID: id.OrgID, UserID: id.UserID, IdentityID: id.ID, TokenID: id.TokenID,
 		CredentialID: cred.ID, Method: data.Method, Path: data.Path, Payload: []byte(data.Payload),
 		ClientData: a.ClientData, AuthenticatorData: a.AuthenticatorData, Signature: a.Signature,
-		CreatedAt: now, ExpiresAt: now.Add(cs.opts.ActionTTL),
+		Summary: data.Summary, CreatedAt: now, ExpiresAt: now.Add(cs.opts.ActionTTL),
 	}
 	return ua, store.AssertionRecord{CredentialID: cred.ID, Use: use, Action: &ua, TokenUse: id.TokenUse}, nil
 }

@@ -12,7 +12,7 @@ import (
 
 const userActionColumns = `id, org_id, user_id, identity_id, token_id, credential_id,
 	method, path, payload, client_data, authenticator_data, signature,
-	created_at, expires_at, used_at`
+	summary, created_at, expires_at, used_at`
 
 // CreateUserAction stores a verified user action; store.ErrConflict when its
 // id is taken.
@@ -26,10 +26,10 @@ func (s *Store) CreateUserAction(ctx context.Context, a store.UserAction) error 
 func insertUserAction(ctx context.Context, db conn, a store.UserAction) error {
 	_, err := db.ExecContext(ctx,
 		`INSERT INTO user_action (`+userActionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.OrgID, a.UserID, a.IdentityID, a.TokenID, a.CredentialID,
 		a.Method, a.Path, blob(a.Payload), blob(a.ClientData), blob(a.AuthenticatorData), blob(a.Signature),
-		millis(a.CreatedAt), millis(a.ExpiresAt), nullMillis(a.UsedAt))
+		a.Summary, millis(a.CreatedAt), millis(a.ExpiresAt), nullMillis(a.UsedAt))
 	return db.mapErr(err)
 }
 
@@ -45,7 +45,7 @@ func (s *Store) GetUserAction(ctx context.Context, id string) (store.UserAction,
 		`SELECT `+userActionColumns+` FROM user_action WHERE id = ?`, id).
 		Scan(&a.ID, &a.OrgID, &a.UserID, &a.IdentityID, &a.TokenID, &a.CredentialID,
 			&a.Method, &a.Path, &a.Payload, &a.ClientData, &a.AuthenticatorData, &a.Signature,
-			&created, &expires, &used)
+			&a.Summary, &created, &expires, &used)
 	if err != nil {
 		return store.UserAction{}, fmt.Errorf("get user action %s: %w", store.Ref(id), notFound(err))
 	}

@@ -217,6 +217,7 @@ func newUserAction(id string, u store.User) store.UserAction {
 		ClientData:        []byte(`{"type":"webauthn.get","challenge":"Y2gtMQ"}`),
 		AuthenticatorData: []byte{0x49, 0x96, 0x0d, 0xe5, 0x88, 0x0e, 0x8c, 0x68, 0x05, 0x00, 0xff},
 		Signature:         []byte{0x30, 0x45, 0x02, 0x21, 0x00, 0xff, 0x7f},
+		Summary:           "Activate the key \"laptop\" (cr-2): it signs in again",
 		CreatedAt:         t0,
 		ExpiresAt:         at(5 * time.Minute),
 	}
