@@ -198,6 +198,11 @@ func (w *Store) GetUserAction(ctx context.Context, id string) (_ store.UserActio
 	return w.Store.GetUserAction(ctx, id)
 }
 
+func (w *Store) GetUserActionCredential(ctx context.Context, id string) (_ store.UserAction, _ store.Credential, err error) {
+	defer w.observe("GetUserActionCredential", time.Now(), &err)
+	return w.Store.GetUserActionCredential(ctx, id)
+}
+
 func (w *Store) RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (_ bool, err error) {
 	defer w.observe("RecordUserActionMismatch", time.Now(), &err)
 	return w.Store.RecordUserActionMismatch(ctx, id, now, limit)

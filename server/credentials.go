@@ -146,7 +146,7 @@ func (s *Server) setCredentialActive(c echo.Context, active bool) error {
 		return err
 	}
 	caller := callerFrom(c)
-	if err := s.requirePersonalCredential(c, req.CredentialUUID); err != nil {
+	if _, err := s.requirePersonalCredential(c, req.CredentialUUID); err != nil {
 		return err
 	}
 	err := s.store.SetCredentialActive(c.Request().Context(), s.signedChange(c), caller.User.ID, req.CredentialUUID, active)
@@ -180,29 +180,34 @@ func (s *Server) renameCredential(c echo.Context) error {
 		return err
 	}
 	caller := callerFrom(c)
-	if err := s.requirePersonalCredential(c, req.CredentialUUID); err != nil {
+	cred, err := s.requirePersonalCredential(c, req.CredentialUUID)
+	if err != nil {
 		return err
 	}
 	name := strings.TrimSpace(req.Name)
 	if err := s.store.RenameCredential(c.Request().Context(), s.signedChange(c), caller.User.ID, req.CredentialUUID, name); err != nil {
 		return fmt.Errorf("rename credential %s: %w", req.CredentialUUID, err)
 	}
-	cred, err := s.store.GetCredential(c.Request().Context(), req.CredentialUUID)
-	if err != nil {
-		return fmt.Errorf("load credential %s: %w", req.CredentialUUID, err)
-	}
+	cred.Name = name // the rename changes nothing else
 	return c.JSON(http.StatusOK, newCredentialView(cred))
 }
 
 // requirePersonalCredential: the credential routes manage a person's own
 // credentials; a PAT's key is managed through its token.
-func (s *Server) requirePersonalCredential(c echo.Context, id string) error {
+func (s *Server) requirePersonalCredential(c echo.Context, id string) (store.Credential, error) {
+	if va, ok := c.Request().Context().Value(actionKey{}).(verifiedAction); ok && va.credential.ID == id {
+		return s.personalCredential(c, va.credential) // the signer, read with its action
+	}
 	cred, err := s.store.GetCredential(c.Request().Context(), id)
 	if err != nil {
-		return fmt.Errorf("load credential %s: %w", id, err)
+		return store.Credential{}, fmt.Errorf("load credential %s: %w", id, err)
 	}
+	return s.personalCredential(c, cred)
+}
+
+func (s *Server) personalCredential(c echo.Context, cred store.Credential) (store.Credential, error) {
 	if cred.UserID != callerFrom(c).User.ID || cred.TokenID != "" {
-		return fmt.Errorf("credential %s is not the caller's own: %w", id, store.ErrNotFound)
+		return store.Credential{}, fmt.Errorf("credential %s is not the caller's own: %w", cred.ID, store.ErrNotFound)
 	}
-	return nil
+	return cred, nil
 }

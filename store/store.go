@@ -160,6 +160,9 @@ type Store interface {
 	CreateUserAction(ctx context.Context, a UserAction) error
 	// GetUserAction returns a user action, used or not.
 	GetUserAction(ctx context.Context, id string) (UserAction, error)
+	// GetUserActionCredential returns a user action, used or not, with the
+	// credential that signed it, in one read.
+	GetUserActionCredential(ctx context.Context, id string) (UserAction, Credential, error)
 	// RecordUserActionMismatch counts one attempt to use an unused user
 	// action on a request it was not signed for; the limit-th attempt marks
 	// it used at now, so a leaked or misused action cannot be retried

@@ -202,7 +202,7 @@ func (cs *Ceremonies) verifyAction(ctx context.Context, id Identity, ch store.Ch
 // the same method, path (still encoded, query stripped) and body. It does
 // not consume the token: the store does, in the transaction of the change.
 func (cs *Ceremonies) CheckAction(ctx context.Context, id Identity, actionID, method, path string, body []byte) (store.UserAction, store.Credential, error) {
-	ua, err := cs.store.GetUserAction(ctx, actionID)
+	ua, cred, err := cs.store.GetUserActionCredential(ctx, actionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.UserAction{}, store.Credential{}, fmt.Errorf("unknown user action: %w", ErrActionInvalid)
 	}
@@ -224,10 +224,6 @@ func (cs *Ceremonies) CheckAction(ctx context.Context, id Identity, actionID, me
 			why += " (spent: too many mismatched uses)"
 		}
 		return store.UserAction{}, store.Credential{}, fmt.Errorf("user action %s %s: %w", store.Ref(ua.ID), why, ErrActionMismatch)
-	}
-	cred, err := cs.store.GetCredential(ctx, ua.CredentialID)
-	if err != nil {
-		return store.UserAction{}, store.Credential{}, fmt.Errorf("load credential %s: %w", ua.CredentialID, err)
 	}
 	if !cred.IsActive {
 		return store.UserAction{}, store.Credential{}, fmt.Errorf("credential %s was deactivated after signing: %w", cred.ID, ErrActionInvalid)

@@ -39,7 +39,7 @@ type Store interface {
 	RecordAssertion(ctx context.Context, r store.AssertionRecord) error
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	CreateUserAction(ctx context.Context, a store.UserAction) error
-	GetUserAction(ctx context.Context, id string) (store.UserAction, error)
+	GetUserActionCredential(ctx context.Context, id string) (store.UserAction, store.Credential, error)
 	RecordUserActionMismatch(ctx context.Context, id string, now time.Time, limit int) (bool, error)
 	PutCode(ctx context.Context, c store.Code) error
 	GetCode(ctx context.Context, purpose, userID string) (store.Code, error)

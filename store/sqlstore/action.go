@@ -36,23 +36,51 @@ func insertUserAction(ctx context.Context, db conn, a store.UserAction) error {
 // GetUserAction returns a user action, used or not, expired or not
 // (DeleteExpired sweeps expired ones).
 func (s *Store) GetUserAction(ctx context.Context, id string) (store.UserAction, error) {
-	var (
-		a                store.UserAction
-		created, expires int64
-		used             sql.NullInt64
-	)
+	var sc userActionScan
 	err := s.db.QueryRowContext(ctx,
-		`SELECT `+userActionColumns+` FROM user_action WHERE id = ?`, id).
-		Scan(&a.ID, &a.OrgID, &a.UserID, &a.IdentityID, &a.TokenID, &a.CredentialID,
-			&a.Method, &a.Path, &a.Payload, &a.ClientData, &a.AuthenticatorData, &a.Signature,
-			&a.Summary, &created, &expires, &used)
+		`SELECT `+userActionColumns+` FROM user_action WHERE id = ?`, id).Scan(sc.dest()...)
 	if err != nil {
 		return store.UserAction{}, fmt.Errorf("get user action %s: %w", store.Ref(id), notFound(err))
 	}
-	a.CreatedAt = fromMillis(created)
-	a.ExpiresAt = fromMillis(expires)
-	a.UsedAt = fromNullMillis(used)
-	return a, nil
+	return sc.action(), nil
+}
+
+// GetUserActionCredential is GetUserAction with the credential that
+// signed the action, in one query: the request that uses an action needs
+// both. store.ErrNotFound when either is missing.
+func (s *Store) GetUserActionCredential(ctx context.Context, id string) (store.UserAction, store.Credential, error) {
+	var sc userActionScan
+	cred, err := scanCredential(prefixed{head: sc.dest(), row: s.db.QueryRowContext(ctx, userActionCredentialQuery, id)})
+	if err != nil {
+		return store.UserAction{}, store.Credential{}, fmt.Errorf("get user action %s with its credential: %w", store.Ref(id), notFound(err))
+	}
+	return sc.action(), cred, nil
+}
+
+var userActionCredentialQuery = `SELECT ` + qualified("a", userActionColumns) + `, ` + qualified("c", credentialColumns) + `
+	FROM user_action a JOIN credential c ON c.id = a.credential_id
+	WHERE a.id = ?`
+
+// userActionScan receives the userActionColumns of a row.
+type userActionScan struct {
+	a                store.UserAction
+	created, expires int64
+	used             sql.NullInt64
+}
+
+func (sc *userActionScan) dest() []any {
+	a := &sc.a
+	return []any{&a.ID, &a.OrgID, &a.UserID, &a.IdentityID, &a.TokenID, &a.CredentialID,
+		&a.Method, &a.Path, &a.Payload, &a.ClientData, &a.AuthenticatorData, &a.Signature,
+		&a.Summary, &sc.created, &sc.expires, &sc.used}
+}
+
+func (sc *userActionScan) action() store.UserAction {
+	a := sc.a
+	a.CreatedAt = fromMillis(sc.created)
+	a.ExpiresAt = fromMillis(sc.expires)
+	a.UsedAt = fromNullMillis(sc.used)
+	return a
 }
 
 // inSigned runs change in one transaction with the use of the user action

@@ -261,3 +261,23 @@ func (d *Dialect) unavailable(err error) error {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// prefixed scans a row whose first columns go to head, the rest to what
+// Scan is given: a joined row read by two tables' scan functions.
+type prefixed struct {
+	head []any
+	row  scanner
+}
+
+func (p prefixed) Scan(dest ...any) error {
+	return p.row.Scan(append(p.head[:len(p.head):len(p.head)], dest...)...)
+}
+
+// qualified prefixes each of a comma-separated column list with alias.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}

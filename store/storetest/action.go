@@ -26,6 +26,22 @@ var userActionTests = []test{
 		_, err := s.GetUserAction(t.Context(), "ua-unknown")
 		wantErr(t, "GetUserAction", err, store.ErrNotFound)
 	}},
+	{"a user action reads with the credential that signed it", func(t *testing.T, s store.Store) {
+		_, creds, a := signedFixture(t, s)
+		gotAction, gotCred, err := s.GetUserActionCredential(t.Context(), a.ID)
+		must(t, "GetUserActionCredential", err)
+		equal(t, "user action", gotAction, a)
+		for _, c := range creds {
+			if c.ID == a.CredentialID {
+				equal(t, "credential", gotCred, c)
+			}
+		}
+		if gotCred.ID != a.CredentialID {
+			t.Errorf("credential %s, want the signer %s", gotCred.ID, a.CredentialID)
+		}
+		_, _, err = s.GetUserActionCredential(t.Context(), "ua-unknown")
+		wantErr(t, "GetUserActionCredential of an unknown action", err, store.ErrNotFound)
+	}},
 	{"a taken user action id is a conflict", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
 		mustCreateUserAction(t, s, newUserAction("ua-1", u))
