@@ -101,7 +101,22 @@ func TestMatchIsLiteral(t *testing.T) {
 		{"GET", "/api/files/../../auth/users", ""},
 		{"GET", "/api/files/%2E/x", ""},
 		{"GET", "/api//orders/o-1", ""},
-		{"GET", "/api/orders/o-1%2F..%2F..", "/api/orders/:id"}, // one segment, forwarded as is
+		// Segments an upstream could decode or clean into another route:
+		// refused, never forwarded.
+		{"GET", "/api/orders/o-1%2F..%2F..", ""},
+		{"GET", "/api/orders/..%2Fadmin", ""},
+		{"GET", "/api/orders/..%2f", ""},
+		{"GET", "/api/orders/..;", ""},
+		{"GET", "/api/orders/o-1;jsessionid=x", ""},
+		{"GET", "/api/orders/..%5Cadmin", ""},
+		{"GET", "/api/orders/a\\b", ""},
+		{"GET", "/api/orders/%252e%252e", ""},
+		{"GET", "/api/orders/o-1%00", ""},
+		{"GET", "/api/orders/o-1%0a", ""},
+		{"GET", "/api/orders/%zz", ""},
+		{"GET", "/api/files/a/..%2F../b", ""},
+		{"GET", "/api/orders/o%2D1", "/api/orders/:id"}, // plain once decoded: forwarded as sent
+		{"GET", "/api/orders/caf%C3%A9", "/api/orders/:id"},
 	} {
 		r, ok := u.Match(tc.method, tc.path)
 		got := ""

@@ -1,6 +1,9 @@
 package gateway
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // Find returns the upstream whose prefix the still-encoded path starts
 // with. Prefixes do not overlap (Compile), so at most one does.
@@ -15,14 +18,14 @@ func Find(upstreams []Compiled, escapedPath string) (*Compiled, bool) {
 
 // Match returns the first route of u serving method and the still-encoded
 // path, compared literally: no cleaning, case and trailing slash
-// significant, an encoded slash is part of its segment. A path with a dot
-// segment (., .., or either percent-encoded) matches nothing, so no
-// pattern can hand one to an upstream that would clean it into another
-// route.
+// significant. A path with a segment an upstream might read as more than
+// one segment or as a step up (unsafeSegment) matches nothing, so no
+// pattern can hand one to an upstream that would decode or clean it into
+// another route than the one approved.
 func (u *Compiled) Match(method, escapedPath string) (*CompiledRoute, bool) {
 	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
 	for _, s := range segs {
-		if isDotSegment(s) {
+		if unsafeSegment(s) {
 			return nil, false
 		}
 	}
@@ -52,10 +55,23 @@ func (r *CompiledRoute) matches(segs []string) bool {
 	return true
 }
 
-// isDotSegment: ".", "..", and their percent-encodings in any case.
-func isDotSegment(s string) bool {
-	s = strings.ReplaceAll(strings.ToLower(s), "%2e", ".")
-	return s == "." || s == ".."
+// unsafeSegment tells a still-encoded path segment that an upstream could
+// take for something else than one plain segment: ".", ".." and their
+// percent-encodings; one that decodes to a slash or backslash ("..%2F",
+// "a%5Cb"), which an upstream decoding before it routes splits in two; one
+// with a semicolon ("..;", path parameters, which servlet containers strip
+// before cleaning); one still holding a percent sign once decoded (double
+// encoding, for an upstream that decodes twice); control characters; and a
+// segment that is not valid percent-encoding at all. Such a segment is
+// refused, not cleaned: the approval names the path as sent.
+func unsafeSegment(s string) bool {
+	d, err := url.PathUnescape(s)
+	if err != nil || d == "." || d == ".." {
+		return true
+	}
+	return strings.ContainsFunc(d, func(r rune) bool {
+		return r == '/' || r == '\\' || r == ';' || r == '%' || r < 0x20 || r == 0x7f
+	})
 }
 
 // Forwarded is the still-encoded path the upstream receives: the url's

@@ -192,6 +192,8 @@ func TestGatewayForwardsOnlyWhatWasApproved(t *testing.T) {
 			{"another identity", "POST", "/api/orders", orderBody, []string{"Authorization", "Bearer " + bobTok, headerUserAction, uaOther}, http.StatusForbidden, "user_action_mismatch"},
 			{"a dot segment", "GET", "/api/orders/..", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
 			{"an encoded dot segment", "GET", "/api/orders/%2e%2e", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"an encoded slash with a step up", "GET", "/api/orders/..%2F..%2Fauth%2Fusers", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
+			{"a servlet step up", "GET", "/api/orders/..;", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
 			{"a parent segment out of the prefix", "GET", "/api/../auth/users", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
 			{"a doubled slash", "GET", "/api//orders/o-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
 			{"an encoded slash", "GET", "/api/orders%2Fo-1", "", []string{"Authorization", "Bearer " + owner.tok}, http.StatusNotFound, "not_found"},
@@ -394,6 +396,8 @@ func TestActionInitRefusesWhatTheGatewayWouldRefuse(t *testing.T) {
 		"a read, which is never signed":      {owner.tok, "GET", "/api/orders/o-1", http.StatusNotFound},
 		"an operation the caller lacks":      {bobTok, "POST", "/api/orders", http.StatusForbidden},
 		"a dot segment":                      {owner.tok, "DELETE", "/api/orders/..", http.StatusNotFound},
+		"an encoded slash with a step up":    {owner.tok, "DELETE", "/api/orders/o-1%2F..%2Fo-2", http.StatusNotFound},
+		"a servlet step up":                  {owner.tok, "DELETE", "/api/orders/..;", http.StatusNotFound},
 	} {
 		key := owner.first
 		if tc.tok == bobTok {
