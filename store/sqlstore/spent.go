@@ -24,6 +24,11 @@ func insertSpent(ctx context.Context, db conn, c store.SpentChallenge) error {
 	return db.mapErr(err)
 }
 
+// errUserGone stops RecordAssertion's transaction when the user a login
+// token is for was deactivated or archived after the assertion was
+// verified: nothing of it is written, and the challenge is spent alone.
+var errUserGone = errors.New("the user is no longer active")
+
 // errNotRecorded stops RecordAssertion's transaction after the challenge
 // was spent but the credential's use could not be recorded: the spending
 // commits, the rest is not written.
@@ -59,7 +64,7 @@ func (s *Store) RecordAssertion(ctx context.Context, r store.AssertionRecord) er
 			}
 		}
 		if r.Token != nil {
-			if err := insertToken(ctx, tx, *r.Token); err != nil {
+			if err := insertTokenOfActiveUser(ctx, tx, *r.Token); err != nil {
 				return fmt.Errorf("insert token %s: %w", r.Token.ID, err)
 			}
 		}
@@ -77,6 +82,12 @@ func (s *Store) RecordAssertion(ctx context.Context, r store.AssertionRecord) er
 	})
 	if err == nil && notRecorded {
 		err = s.whyNotRecorded(ctx, r.CredentialID, r.Use)
+	}
+	if errors.Is(err, errUserGone) {
+		err = fmt.Errorf("token %s: user %s: %w", r.Token.ID, r.Token.UserID, store.ErrNotFound)
+		if serr := s.SpendChallenge(ctx, r.Challenge); serr != nil && !errors.Is(serr, store.ErrConflict) {
+			err = errors.Join(err, serr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("record assertion of challenge %s: %w", store.Ref(r.Challenge.ID), err)

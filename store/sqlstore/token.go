@@ -26,6 +26,29 @@ func insertToken(ctx context.Context, db conn, t store.Token) error {
 	return db.mapErr(err)
 }
 
+// insertTokenOfActiveUser inserts a login token only while its user is
+// active and not archived (errUserGone otherwise). On PostgreSQL the
+// user's row is locked (FOR SHARE) by the insert itself: a deactivation
+// committing meanwhile either comes first (no token) or waits for this
+// transaction, and its revocation of the user's tokens then sees this one.
+// On SQLite the writer's lock orders them the same way.
+func insertTokenOfActiveUser(ctx context.Context, tx conn, t store.Token) error {
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at)
+		SELECT ?, ?, ?, id, ?, ?, NULL FROM user_account
+		WHERE id = ? AND org_id = ? AND is_active AND NOT is_archived`+tx.d.forShare(),
+		t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.UserID, t.OrgID)
+	if err != nil {
+		return tx.mapErr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errUserGone
+	}
+	return nil
+}
+
 // IssueTokenSigned inserts a delegated login token, only while its user is
 // active, registered and not archived and the identity it is delegated by
 // active and not archived, with its sign-in event and the signed change's
@@ -43,7 +66,7 @@ func (s *Store) IssueTokenSigned(ctx context.Context, sg store.Signed, t store.T
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at, delegated_by)
 			SELECT ?, ?, ?, id, ?, ?, NULL, ? FROM user_account
-			WHERE id = ? AND org_id = ? AND is_active AND is_registered AND NOT is_archived`,
+			WHERE id = ? AND org_id = ? AND is_active AND is_registered AND NOT is_archived`+tx.d.forShare(),
 			t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.DelegatedBy, t.UserID, t.OrgID)
 		if err != nil {
 			return tx.mapErr(err)

@@ -160,6 +160,23 @@ var spentChallengeTests = []test{
 		wantErr(t, "GetToken", err, store.ErrNotFound)
 		wantErr(t, "SpendChallenge after the refusal", s.SpendChallenge(t.Context(), r.Challenge), store.ErrConflict)
 	}},
+	{"no login token is issued to a user deactivated before the assertion is recorded", func(t *testing.T, s store.Store) {
+		o, _ := seed(t, s)
+		u := newUser("us-2", o.ID, "bob@example.com")
+		u.IsActive = false // deactivated after its assertion was verified
+		mustInvite(t, s, invitation(nil, u))
+		mustCreateCredential(t, s, newCredential("cr-1", u, "cred-1"))
+		before, err := s.GetCredential(t.Context(), "cr-1")
+		must(t, "GetCredential", err)
+		r := loginRecord("sc-1", u)
+		wantErr(t, "RecordAssertion for a deactivated user", s.RecordAssertion(t.Context(), r), store.ErrNotFound)
+		_, err = s.GetToken(t.Context(), r.Token.ID)
+		wantErr(t, "GetToken", err, store.ErrNotFound)
+		after, err := s.GetCredential(t.Context(), "cr-1")
+		must(t, "GetCredential", err)
+		equal(t, "credential (its use not recorded)", after, before)
+		wantErr(t, "SpendChallenge after the refusal", s.SpendChallenge(t.Context(), r.Challenge), store.ErrConflict)
+	}},
 	{"a failed write rolls the whole assertion back, the spending included", func(t *testing.T, s store.Store) {
 		_, u := seed(t, s)
 		mustCreateCredential(t, s, newCredential("cr-1", u, "cred-1"))
