@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +28,9 @@ type issuer struct {
 	kid  string
 	jwks *httptest.Server
 	hits atomic.Int32
+	// hold, when set, makes the JWKS answer wait: the handler sends on
+	// arrived, then waits until hold is closed.
+	hold, arrived chan struct{}
 }
 
 func newIssuer(t *testing.T) *issuer {
@@ -34,6 +39,10 @@ func newIssuer(t *testing.T) *issuer {
 	is := &issuer{key: key, kid: "kid-1"}
 	is.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		is.hits.Add(1)
+		if is.hold != nil {
+			is.arrived <- struct{}{}
+			<-is.hold
+		}
 		pt, _ := is.key.PublicKey.Bytes()
 		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
 			"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": is.kid,
@@ -80,6 +89,16 @@ func newGuard(t *testing.T, is *issuer) *Guard {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// serveCtx is serve with the request's context.
+func serveCtx(ctx context.Context, g *Guard, method, target, body, assertion string) int {
+	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	req := httptest.NewRequestWithContext(ctx, method, target, strings.NewReader(body))
+	req.Header.Set(Header, assertion)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
 }
 
 // serve sends a request through the middleware and tells whether it
@@ -219,6 +238,71 @@ func TestGuardFetchesTheKeysAgainForAnUnknownKid(t *testing.T) {
 	defer func() { now = now.Add(-refetchEvery) }()
 	if status, _ := serve(g, "POST", "/b", "{}", is.assertion(t, nil, "POST", "/b", "", "{}")); status != http.StatusOK {
 		t.Fatalf("an assertion under a new key: %d", status)
+	}
+	if n := is.hits.Load(); n != 2 {
+		t.Fatalf("the JWKS was fetched %d times, want 2", n)
+	}
+}
+
+// rotate makes the issuer sign with a new key under a new key id whose
+// JWKS answer waits until release is called, and moves the clock past the
+// refetch interval.
+func rotate(t *testing.T, is *issuer) (release func()) {
+	t.Helper()
+	is.key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	is.kid = "kid-2"
+	is.hold, is.arrived = make(chan struct{}), make(chan struct{}, 1)
+	now = now.Add(refetchEvery)
+	t.Cleanup(func() { now = now.Add(-refetchEvery) })
+	var once sync.Once
+	release = func() { once.Do(func() { close(is.hold) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// While the JWKS is being fetched for a new key, assertions under a key
+// the guard holds are verified without waiting for it. (Were they held
+// up, this test would wait for ever: the fetch is released only after.)
+func TestAKnownKeyIsNotHeldUpByAFetch(t *testing.T) {
+	is := newIssuer(t)
+	g := newGuard(t, is)
+	known := is.assertion(t, nil, "POST", "/known", "", "{}")
+	if status, _ := serve(g, "POST", "/a", "{}", is.assertion(t, nil, "POST", "/a", "", "{}")); status != http.StatusOK {
+		t.Fatalf("first assertion: %d", status)
+	}
+	release := rotate(t, is)
+	fresh := is.assertion(t, nil, "POST", "/b", "", "{}")
+	done := make(chan int, 1)
+	go func() { done <- serveCtx(t.Context(), g, "POST", "/b", "{}", fresh) }()
+	<-is.arrived // the fetch for kid-2 is under way and waiting
+	if status, _ := serve(g, "POST", "/known", "{}", known); status != http.StatusOK {
+		t.Fatalf("an assertion under the held key during a fetch: %d", status)
+	}
+	release()
+	if status := <-done; status != http.StatusOK {
+		t.Fatalf("the assertion under the new key: %d", status)
+	}
+}
+
+// A request that goes away while the JWKS is fetched for it does not fail
+// the fetch: the keys it brings are there for the next request, which
+// does not fetch again.
+func TestAFetchOutlivesTheRequestThatStartedIt(t *testing.T) {
+	is := newIssuer(t)
+	g := newGuard(t, is)
+	serve(g, "POST", "/a", "{}", is.assertion(t, nil, "POST", "/a", "", "{}"))
+	release := rotate(t, is)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() { done <- serveCtx(ctx, g, "POST", "/b", "{}", is.assertion(t, nil, "POST", "/b", "", "{}")) }()
+	<-is.arrived
+	cancel()
+	if status := <-done; status == http.StatusOK {
+		t.Fatal("a request whose client went away was served")
+	}
+	release()
+	if status := serveCtx(t.Context(), g, "POST", "/c", "{}", is.assertion(t, nil, "POST", "/c", "", "{}")); status != http.StatusOK {
+		t.Fatalf("the next assertion under the new key: %d", status)
 	}
 	if n := is.hits.Load(); n != 2 {
 		t.Fatalf("the JWKS was fetched %d times, want 2", n)

@@ -17,36 +17,81 @@ import (
 // the JWKS again (countersign may have rotated its signing key).
 const refetchEvery = 10 * time.Second
 
-// keySet caches countersign's public keys by key id.
+// fetchTimeout bounds one fetch of the JWKS.
+const fetchTimeout = 10 * time.Second
+
+// keySet caches countersign's public keys by key id. A key it holds is
+// read without waiting for anything; an unknown one starts at most one
+// fetch at a time, which the requests needing it wait for (or for their
+// own end).
 type keySet struct {
 	url    string
 	client *http.Client
 	now    func() time.Time
 
-	mu      sync.Mutex
-	keys    map[string]*ecdsa.PublicKey
-	fetched time.Time
+	mu       sync.Mutex
+	keys     map[string]*ecdsa.PublicKey
+	fetched  time.Time
+	inflight *fetchCall // the fetch under way, nil when none
+}
+
+// fetchCall is one fetch of the JWKS; err is set before done is closed.
+type fetchCall struct {
+	done chan struct{}
+	err  error
 }
 
 func (s *keySet) get(ctx context.Context, kid string) (*ecdsa.PublicKey, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if k, ok := s.keys[kid]; ok {
+		s.mu.Unlock()
 		return k, nil
 	}
-	if !s.fetched.IsZero() && s.now().Sub(s.fetched) < refetchEvery {
+	call := s.inflight
+	if call == nil {
+		if !s.fetched.IsZero() && s.now().Sub(s.fetched) < refetchEvery {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("unknown key id %q", kid)
+		}
+		call = &fetchCall{done: make(chan struct{})}
+		s.inflight = call
+		// Not the request's context: a client that goes away must not
+		// fail the fetch for the others (and keep the keys unknown until
+		// the next refetch).
+		go s.fetch(context.WithoutCancel(ctx), call)
+	}
+	s.mu.Unlock()
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the JWKS: %w", ctx.Err())
+	}
+	if call.err != nil {
+		return nil, call.err
+	}
+	s.mu.Lock()
+	k, ok := s.keys[kid]
+	s.mu.Unlock()
+	if !ok {
 		return nil, fmt.Errorf("unknown key id %q", kid)
 	}
+	return k, nil
+}
+
+// fetch fetches the JWKS without holding the lock, then publishes it.
+func (s *keySet) fetch(ctx context.Context, call *fetchCall) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	keys, err := fetchJWKS(ctx, s.client, s.url)
+	s.mu.Lock()
 	s.fetched = s.now()
-	if err != nil {
-		return nil, err
+	if err == nil {
+		s.keys = keys
 	}
-	s.keys = keys
-	if k, ok := s.keys[kid]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("unknown key id %q", kid)
+	s.inflight = nil
+	s.mu.Unlock()
+	call.err = err
+	close(call.done)
 }
 
 type jwk struct {
