@@ -15,12 +15,14 @@ const (
 	ViaDelegated = "delegated" // POST /auth/login/delegated (a service account)
 )
 
-// Bounds of the sign-in log: RecordSignIn keeps at most this many events
-// of each outcome per organisation, dropping the oldest. Failures are
-// capped lower since anyone holding a credential id can cause them.
+// Bounds of the sign-in log: RecordSignIn keeps this many events of each
+// outcome per organisation, dropping the oldest, and up to SignInTrimSlack
+// more between two trims. Failures are capped lower since anyone holding a
+// credential id can cause them.
 const (
 	MaxSignInsKept       = 10_000
 	MaxFailedSignInsKept = 2_000
+	SignInTrimSlack      = 15
 )
 
 // SignInEvent is one sign-in attempt: who (when the credential was known),

@@ -231,7 +231,8 @@ type Store interface {
 
 	// RecordSignIn stores a sign-in event and, in the same transaction,
 	// drops the organisation's oldest events of its outcome beyond
-	// MaxSignInsKept or MaxFailedSignInsKept.
+	// MaxSignInsKept or MaxFailedSignInsKept (once SignInTrimSlack more
+	// have gathered).
 	RecordSignIn(ctx context.Context, e SignInEvent) error
 	// ListSignInEvents returns sign-in events, newest first (see
 	// SignInQuery).

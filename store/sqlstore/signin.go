@@ -21,8 +21,16 @@ func (s *Store) RecordSignIn(ctx context.Context, e store.SignInEvent) error {
 }
 
 // trimWindow is how far behind the newest falling-out number a trim
-// looks for events left over by earlier, concurrent trims.
+// looks for the events that fell out since the last trim and those left
+// over by earlier, concurrent trims.
 const trimWindow = 64
+
+// The trim runs on every trimEvery-th event, not on each, so that most
+// sign-ins cost one statement (the log holds up to trimEvery - 1 more than
+// its cap meanwhile: store.SignInTrimSlack). trimWindow must cover them.
+const trimEvery = store.SignInTrimSlack + 1
+
+var _ = [trimWindow - trimEvery]struct{}{} // trimWindow >= trimEvery
 
 // insertSignIn is RecordSignIn's statements, for any transaction (a
 // login's own: RecordAssertion). Each event of an organisation and outcome
@@ -47,7 +55,7 @@ func insertSignIn(ctx context.Context, tx conn, e store.SignInEvent) error {
 		e.OrgID, e.Outcome).Scan(&ordinal); err != nil {
 		return tx.mapErr(err)
 	}
-	if ordinal <= int64(keep) {
+	if ordinal <= int64(keep) || ordinal%trimEvery != 0 {
 		return nil
 	}
 	// Only the numbers that fell behind with this event and the few

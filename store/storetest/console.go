@@ -95,17 +95,21 @@ var signInTests = []test{
 	{"failed sign-ins are capped per organisation, the oldest dropped first", func(t *testing.T, s store.Store) {
 		f := newAdminFixture(t, s)
 		must(t, "a success", s.RecordSignIn(t.Context(), signIn("si-ok", f.Alice, store.SignInSucceeded, t0)))
-		n := store.MaxFailedSignInsKept + 3
+		n := store.MaxFailedSignInsKept + 3*(store.SignInTrimSlack+1) + 3
 		for i := range n {
 			must(t, "record", s.RecordSignIn(t.Context(), signIn(fmt.Sprintf("si-%05d", i), f.Bob, store.SignInFailed, at(time.Duration(i)*time.Millisecond))))
 		}
 		failed, err := s.ListSignInEvents(t.Context(), store.SignInQuery{OrgID: f.Org.ID, Outcome: store.SignInFailed, Start: t0, End: at(time.Hour), Limit: n})
 		must(t, "list failures", err)
-		if len(failed) != store.MaxFailedSignInsKept {
-			t.Fatalf("kept %d failures, want %d", len(failed), store.MaxFailedSignInsKept)
+		if len(failed) < store.MaxFailedSignInsKept || len(failed) > store.MaxFailedSignInsKept+store.SignInTrimSlack {
+			t.Fatalf("kept %d failures, want %d to %d", len(failed), store.MaxFailedSignInsKept, store.MaxFailedSignInsKept+store.SignInTrimSlack)
 		}
-		if oldest := failed[len(failed)-1].ID; oldest != "si-00003" {
-			t.Errorf("oldest kept failure = %s, want si-00003 (the first three dropped)", oldest)
+		// The newest are all kept, and exactly the oldest were dropped.
+		if newest := failed[0].ID; newest != fmt.Sprintf("si-%05d", n-1) {
+			t.Errorf("newest kept failure = %s, want si-%05d", newest, n-1)
+		}
+		if oldest, want := failed[len(failed)-1].ID, fmt.Sprintf("si-%05d", n-len(failed)); oldest != want {
+			t.Errorf("oldest kept failure = %s, want %s (the %d oldest dropped)", oldest, want, n-len(failed))
 		}
 		ok, err := s.ListSignInEvents(t.Context(), store.SignInQuery{OrgID: f.Org.ID, Outcome: store.SignInSucceeded, Start: t0, End: at(time.Hour)})
 		must(t, "list successes", err)
