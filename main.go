@@ -55,7 +55,8 @@ const usage = `usage: countersign [serve] [flags]           run the server (defa
        countersign invite USERNAME [--json]     invite a user, print the registration link
        countersign recover USERNAME [--json]    print a reset link: the user creates a new passkey, every old one stops working
        countersign rotate-session-keys          new console cookie keys; the previous pair still opens cookies
-       countersign rotate-signing-key           new token-signing key; the previous one verifies until its tokens expire
+       countersign rotate-signing-key           new token-signing key, published at once, signing once every server has it
+                                                (--immediately: at once); the previous one verifies until its tokens expire
        countersign backup FILE                  consistent copy of the SQLite database, while servers run
        countersign restore FILE [--replace]     put a backup in place; refused while the database is in use
        countersign version                      print the version

@@ -106,12 +106,16 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // rotateSigningKey adds a new token-signing key that signs from now on; the
 // previous one keeps verifying until every token it signed has expired.
 func rotateSigningKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	a, _, _, err := openForCommand(ctx, "rotate-signing-key", "", args, stderr, nil)
+	var immediately bool
+	a, _, _, err := openForCommand(ctx, "rotate-signing-key", "", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&immediately, "immediately", false,
+			"sign with the new key at once instead of after every server has loaded it (servers that have not reload on the first token they do not know)")
+	})
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
-	rot, err := a.tokens.Rotate(ctx)
+	rot, err := a.tokens.Rotate(ctx, immediately)
 	if err != nil {
 		return err
 	}
@@ -123,7 +127,12 @@ func rotateSigningKey(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "New signing key %s. Servers sign with it within %s, without a restart.\n", rot.KID, token.ReloadInterval)
+	if immediately {
+		fmt.Fprintf(stdout, "New signing key %s signs from now on; servers pick it up without a restart.\n", rot.KID)
+	} else {
+		fmt.Fprintf(stdout, "New signing key %s is published now and signs from %s on, once every server has loaded it (they re-read the keys every %s; no restart).\n",
+			rot.KID, rot.ActiveAt.Format(time.RFC3339), token.ReloadInterval)
+	}
 	for _, k := range retired {
 		fmt.Fprintf(stdout, "Retired key %s stays published and valid until %s (the last token it may have signed expires then).\n",
 			k.KID, k.Until.Format(time.RFC3339))

@@ -89,7 +89,7 @@ func TestRotateSigningKeyUnderARunningServer(t *testing.T) {
 	s := &signer{key: c1.registerKey(inv)}
 	oldTok := c1.login(inv, s)
 
-	out, err := runBinary(t, "rotate-signing-key", "--data-dir", data, "--origin", procOrigin)
+	out, err := runBinary(t, "rotate-signing-key", "--immediately", "--data-dir", data, "--origin", procOrigin)
 	if err != nil || !strings.Contains(out, "New signing key") || !strings.Contains(out, "Retired key "+kidOf(t, oldTok)) {
 		t.Fatalf("rotate-signing-key: %v\n%s", err, out)
 	}

@@ -57,7 +57,7 @@ func (is *Issuer) SignAssertion(audience string, c AssertionClaims) (string, err
 	c.Audience = jwt.ClaimStrings{audience}
 	c.IssuedAt = jwt.NewNumericDate(now)
 	c.ExpiresAt = jwt.NewNumericDate(now.Add(AssertionTTL))
-	key := is.ring.Load().signer()
+	key := is.signer()
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	tok.Header["kid"] = key.kid
 	tok.Header["typ"] = AssertionType

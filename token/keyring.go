@@ -37,13 +37,25 @@ const ReloadInterval = time.Minute
 // often than that fills it; Rotate then refuses and says why.
 const maxKeys = 16
 
+// ErrRotationPending: a rotation while the previous one's key is not yet
+// signing (it would retire a key that never signed).
+var ErrRotationPending = errors.New("a rotation is pending")
+
 // ErrKeyringFull: a rotation would keep more than maxKeys keys.
 var ErrKeyringFull = errors.New("the keyring is full: retired keys are still needed by unexpired tokens")
+
+// ActivationDelay is how long a rotated-in key is published, and verifies,
+// before it signs: every replica re-reads the keyring within
+// ReloadInterval, so by the time any of them signs with the new key all
+// of them know it, and none meets a token under a key it does not have
+// (nor serves a JWKS without it).
+const ActivationDelay = 2 * ReloadInterval
 
 // storedKey is one key of the stored keyring.
 type storedKey struct {
 	Key       []byte     `json:"key"` // PKCS#8 DER of an ECDSA P-256 key
 	CreatedAt time.Time  `json:"createdAt"`
+	ActiveAt  *time.Time `json:"activeAt,omitempty"`  // when it starts signing; nil: at once
 	RetiredAt *time.Time `json:"retiredAt,omitempty"` // when a newer key took over signing
 }
 
@@ -52,17 +64,31 @@ type signingKey struct {
 	kid       string
 	priv      *ecdsa.PrivateKey
 	createdAt time.Time
+	activeAt  time.Time // zero: signs from its creation
 	retiredAt *time.Time
 }
 
 // keyring is an immutable snapshot of the stored keyring.
 type keyring struct {
-	keys []*signingKey // newest first; keys[0] signs
+	keys []*signingKey // newest first
 	byID map[string]*signingKey
 	raw  []byte
 }
 
-func (r *keyring) signer() *signingKey { return r.keys[0] }
+// signer is the key that signs at now: the newest one already active. A
+// key rotated in waits ActivationDelay (published, verifying) first. (A
+// binary from before activation times signs with the newest at once.)
+func (r *keyring) signer(now time.Time) *signingKey {
+	for _, k := range r.keys {
+		if !now.Before(k.activeAt) {
+			return k
+		}
+	}
+	return r.keys[len(r.keys)-1]
+}
+
+// signer is the key this issuer signs with now.
+func (is *Issuer) signer() *signingKey { return is.ring.Load().signer(is.opts.Now()) }
 
 func parseKeyring(raw []byte) (*keyring, error) {
 	var stored []storedKey
@@ -79,6 +105,9 @@ func parseKeyring(raw []byte) (*keyring, error) {
 			return nil, fmt.Errorf("signing key %d: %w", i, err)
 		}
 		k := &signingKey{kid: keyID(&priv.PublicKey), priv: priv, createdAt: sk.CreatedAt, retiredAt: sk.RetiredAt}
+		if sk.ActiveAt != nil {
+			k.activeAt = *sk.ActiveAt
+		}
 		r.keys = append(r.keys, k)
 		r.byID[k.kid] = k
 	}
@@ -152,16 +181,19 @@ func (is *Issuer) Reload(ctx context.Context) error {
 
 // Rotation is what Rotate did.
 type Rotation struct {
-	KID         string   // the new signing key
-	PreviousKID string   // the key it replaces, now retired
-	Keys        []string // every key kept, newest first
+	KID         string    // the new signing key
+	PreviousKID string    // the key it replaces, retired from ActiveAt on
+	ActiveAt    time.Time // when the new key starts signing
+	Keys        []string  // every key kept, newest first
 }
 
-// Rotate adds a new signing key in front of the keyring and retires the
-// previous one, which keeps verifying (and stays in the JWKS) until Prune
-// finds every token it can have signed expired. Servers sign with the new
-// key from their next Reload on.
-func (is *Issuer) Rotate(ctx context.Context) (Rotation, error) {
+// Rotate adds a new signing key in front of the keyring, published and
+// verifying at once and signing from ActivationDelay on (at once when
+// immediately: replicas that have not reloaded then re-read the keyring
+// on the first token they do not know). The previous key signs until then
+// and keeps verifying (and stays in the JWKS) until Prune finds every
+// token it can have signed expired.
+func (is *Issuer) Rotate(ctx context.Context, immediately bool) (Rotation, error) {
 	if _, err := ensureKeyring(ctx, is.store, is.opts.Now()); err != nil {
 		return Rotation{}, err
 	}
@@ -170,6 +202,10 @@ func (is *Issuer) Rotate(ctx context.Context) (Rotation, error) {
 		return Rotation{}, err
 	}
 	now := is.opts.Now().UTC()
+	activeAt := now
+	if !immediately {
+		activeAt = now.Add(ActivationDelay)
+	}
 	var rot Rotation
 	_, err = is.store.UpdateSecret(ctx, keyringSecret, func(cur []byte) ([]byte, error) {
 		var stored []storedKey
@@ -179,8 +215,14 @@ func (is *Issuer) Rotate(ctx context.Context) (Rotation, error) {
 		if len(stored) >= maxKeys {
 			return nil, fmt.Errorf("%w (%d keys)", ErrKeyringFull, len(stored))
 		}
-		stored[0].RetiredAt = &now
-		stored = append([]storedKey{{Key: der, CreatedAt: now}}, stored...)
+		if !immediately && stored[0].ActiveAt != nil && now.Before(*stored[0].ActiveAt) {
+			return nil, fmt.Errorf("%w: the key of the last rotation starts signing only at %s; rotate after that, or immediately",
+				ErrRotationPending, stored[0].ActiveAt.Format(time.RFC3339))
+		}
+		// The previous key signs until the new one does; every key older
+		// than it was retired by an earlier rotation.
+		stored[0].RetiredAt = &activeAt
+		stored = append([]storedKey{{Key: der, CreatedAt: now, ActiveAt: &activeAt}}, stored...)
 		raw, err := json.Marshal(stored)
 		if err != nil {
 			return nil, err
@@ -189,7 +231,7 @@ func (is *Issuer) Rotate(ctx context.Context) (Rotation, error) {
 		if err != nil {
 			return nil, err
 		}
-		rot = Rotation{KID: r.keys[0].kid, PreviousKID: r.keys[1].kid}
+		rot = Rotation{KID: r.keys[0].kid, PreviousKID: r.keys[1].kid, ActiveAt: activeAt}
 		for _, k := range r.keys {
 			rot.Keys = append(rot.Keys, k.kid)
 		}
@@ -202,7 +244,8 @@ func (is *Issuer) Rotate(ctx context.Context) (Rotation, error) {
 }
 
 // retirementGrace is how long after its retirement a key may still sign:
-// a replica signs with it until its next Reload.
+// a replica that missed the rotation's activation (its reloads failing),
+// or a rotation made immediately, signs with it until its next Reload.
 const retirementGrace = 2 * ReloadInterval
 
 // RetiredKey is a retired key and how long it must stay published.

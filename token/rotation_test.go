@@ -197,7 +197,7 @@ func TestSigningKeyRotation(t *testing.T) {
 
 			c.advance(time.Minute)
 			b := replica(t, stB, c) // the operator's rotate-signing-key
-			rot, err := b.Rotate(ctx)
+			rot, err := b.Rotate(ctx, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,7 +280,7 @@ func TestRetiredKeyWithoutLongLivedTokens(t *testing.T) {
 	if err := st.RevokeToken(ctx, revoked.ID, c.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := is.Rotate(ctx); err != nil {
+	if _, err := is.Rotate(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	retired, err := is.Retired(ctx)
@@ -314,7 +314,7 @@ func TestKeyringStartsFromTheLegacyKey(t *testing.T) {
 	if got, want := is.SigningKeyID(), keyID(&legacy.PublicKey); got != want {
 		t.Fatalf("signing kid %s, want the legacy key's %s: tokens issued before the upgrade would stop verifying", got, want)
 	}
-	if _, err := is.Rotate(ctx); err != nil {
+	if _, err := is.Rotate(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	if raw, _ := st.EnsureSecret(ctx, legacyKeySecret, nil); string(raw) != string(der) {
@@ -331,15 +331,86 @@ func TestKeyringIsBounded(t *testing.T) {
 	issuePAT(t, is, st, u, c.Now()) // keeps every retired key
 	for i := 1; i < maxKeys; i++ {
 		c.advance(time.Hour)
-		if _, err := is.Rotate(ctx); err != nil {
+		if _, err := is.Rotate(ctx, true); err != nil {
 			t.Fatalf("rotation %d: %v", i, err)
 		}
 	}
-	_, err := is.Rotate(ctx)
+	_, err := is.Rotate(ctx, true)
 	if !errors.Is(err, ErrKeyringFull) || !strings.Contains(err.Error(), "16 keys") {
 		t.Fatalf("rotation past %d keys: %v, want ErrKeyringFull", maxKeys, err)
 	}
 	if kids := jwksKIDs(is); len(kids) != maxKeys {
 		t.Fatalf("JWKS has %d keys after a refused rotation, want %d", len(kids), maxKeys)
+	}
+}
+
+// TestRotationPublishesTheKeyBeforeItSigns: a rotation's key is published
+// and verifies at once, and signs only ActivationDelay later, by which time
+// every replica reloading on its interval has it: none meets a token under
+// a key it does not know, nor serves a JWKS without it.
+func TestRotationPublishesTheKeyBeforeItSigns(t *testing.T) {
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+			stA, stB := open(t)
+			a := replica(t, stA, c)
+			u := seedUser(t, stA, c.Now())
+			oldLogin, err := a.IssueLogin(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oldKID := kidOf(t, oldLogin.Token)
+
+			b := replica(t, stB, c) // the operator's rotate-signing-key
+			rot, err := b.Rotate(ctx, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := c.Now().Add(ActivationDelay); !rot.ActiveAt.Equal(want) {
+				t.Fatalf("the new key signs from %s, want %s", rot.ActiveAt, want)
+			}
+			if _, err := b.Rotate(ctx, false); !errors.Is(err, ErrRotationPending) {
+				t.Fatalf("a second rotation before the first key signs: %v, want ErrRotationPending", err)
+			}
+
+			// Within the reload interval replica a re-reads the keyring:
+			// it publishes the new key and still signs with the old one.
+			c.advance(ReloadInterval)
+			if err := a.Reload(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, is := range []*Issuer{a, b} {
+				tok, err := is.IssueLogin(ctx, u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := kidOf(t, tok.Token); got != oldKID {
+					t.Fatalf("before its activation a token names %s, want the old %s", got, oldKID)
+				}
+				if kids := jwksKIDs(is); len(kids) != 2 || kids[0] != rot.KID || kids[1] != oldKID {
+					t.Fatalf("JWKS kids before the activation = %v, want the new then the old", kids)
+				}
+			}
+
+			// At the activation both sign with the new key, without a reload.
+			c.now = rot.ActiveAt
+			for _, is := range []*Issuer{a, b} {
+				tok, err := is.IssueLogin(ctx, u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := kidOf(t, tok.Token); got != rot.KID {
+					t.Fatalf("after the activation a token names %s, want %s", got, rot.KID)
+				}
+				mustVerify(t, a, tok.Token, "a token under the new key")
+				mustVerify(t, b, tok.Token, "a token under the new key")
+			}
+			mustVerify(t, a, oldLogin.Token, "the token signed before the rotation")
+			retired, err := b.Retired(ctx)
+			if err != nil || len(retired) != 1 || retired[0].KID != oldKID || !retired[0].RetiredAt.Equal(rot.ActiveAt) {
+				t.Fatalf("Retired = %+v, %v; want %s retired when the new key took over", retired, err, oldKID)
+			}
+		})
 	}
 }

@@ -94,7 +94,7 @@ func New(ctx context.Context, st Store, opts Options) (*Issuer, error) {
 }
 
 // SigningKeyID is the kid new tokens are signed with.
-func (is *Issuer) SigningKeyID() string { return is.ring.Load().signer().kid }
+func (is *Issuer) SigningKeyID() string { return is.signer().kid }
 
 // keyID is the base64url SHA-256 of the public key's SPKI: stable across
 // restarts and replicas.
@@ -172,7 +172,7 @@ func (is *Issuer) sign(t store.Token, username string) (Issued, error) {
 		AppMetadata: AppMetadata{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID, TokenKind: t.Kind},
 		Username:    username,
 	}
-	key := is.ring.Load().signer()
+	key := is.signer()
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
 	tok.Header["kid"] = key.kid
 	s, err := tok.SignedString(key.priv)
@@ -296,8 +296,9 @@ func (is *Issuer) VerifyBearer(ctx context.Context, raw string, kinds ...string)
 	return c, b, nil
 }
 
-// JWKS returns the public keys of the keyring, the signing key first, as a
-// JSON Web Key Set document: retired keys stay in it until they are pruned.
+// JWKS returns the public keys of the keyring, newest first, as a JSON Web
+// Key Set document: a rotated-in key is in it before it signs, and retired
+// keys stay in it until they are pruned.
 func (is *Issuer) JWKS() map[string]any {
 	var keys []map[string]string
 	for _, k := range is.ring.Load().keys {

@@ -70,7 +70,7 @@ func TestTokens(t *testing.T) {
 		}
 	})
 	t.Run("an HS256 token keyed with the public key is refused", func(t *testing.T) {
-		spki := is.ring.Load().signer().priv.PublicKey
+		spki := is.signer().priv.PublicKey
 		point, _ := spki.Bytes()
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": now.Add(time.Hour).Unix(), "iss": is.opts.Issuer, "aud": is.opts.Issuer})
 		tok.Header["kid"] = is.SigningKeyID()
