@@ -185,12 +185,31 @@ func (s *Server) forward(c echo.Context) error {
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.ContentLength = int64(len(body))
 	start := time.Now()
+	brokenOff := true
+	defer func() {
+		// The proxy aborts the handler (panics with http.ErrAbortHandler,
+		// which closes the connection) when an answer it began to relay
+		// breaks off: the approval is spent and audited all the same, so
+		// the entry says how the upstream's answer ended.
+		if brokenOff {
+			s.settleUpstream(c, g, answer, time.Since(start), true)
+		}
+	}()
 	s.proxies[g.up.Name].ServeHTTP(c.Response(), out)
-	elapsed := time.Since(start)
+	brokenOff = false
+	return s.settleUpstream(c, g, answer, time.Since(start), false)
+}
 
+// settleUpstream counts the upstream's answer, notes it in the audit entry
+// of a signed request, and returns the error the client gets when the
+// upstream gave no answer.
+func (s *Server) settleUpstream(c echo.Context, g gatewayRoute, answer *upstreamAnswer, elapsed time.Duration, brokenOff bool) error {
+	req := c.Request()
 	status := strconv.Itoa(answer.status)
 	var apiErr *APIError
 	switch {
+	case brokenOff:
+		status += ", broken off"
 	case answer.err == nil:
 	case errors.Is(answer.err, context.Canceled):
 		status = "cancelled"

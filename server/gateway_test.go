@@ -33,7 +33,10 @@ type upstream struct {
 	mu     sync.Mutex
 	got    []received
 	status int
-	srv    *httptest.Server
+	// breakOff: the answer announces more than it sends, then the
+	// connection closes.
+	breakOff bool
+	srv      *httptest.Server
 }
 
 func (u *upstream) requests() []received {
@@ -68,6 +71,13 @@ func gatewayHarness(t testing.TB, edit func(*gateway.Upstream)) (*harness, *upst
 		id, _ := guard.IdentityFrom(r.Context())
 		up.record(r, id, true)
 		w.Header().Set("Content-Type", "application/json")
+		if up.breakOff {
+			w.Header().Set("Content-Length", "1000")
+			w.WriteHeader(up.status)
+			io.WriteString(w, `{"ok":`)
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // net/http closes the connection
+		}
 		w.WriteHeader(up.status)
 		io.WriteString(w, `{"ok":true}`)
 	}))
@@ -283,6 +293,31 @@ func TestGatewaySpendsTheApprovalBeforeForwarding(t *testing.T) {
 		if created != 1 || len(up.requests()) != 1 {
 			t.Fatalf("%d created, %d upstream requests; want 1 and 1", created, len(up.requests()))
 		}
+	})
+	t.Run("an answer that breaks off is still noted in the audit entry", func(t *testing.T) {
+		h, up := gatewayHarness(t, nil)
+		up.breakOff = true
+		owner := h.newActionUser("owner")
+		ua := h.signAction(owner.tok, owner.first, "POST", "/api/orders", orderBody)
+		req := httptest.NewRequest("POST", "/api/orders", strings.NewReader(orderBody))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+owner.tok)
+		req.Header.Set(headerUserAction, ua)
+		// As served by an http.Server, where the proxy aborts the handler
+		// (it only logs when no server is there).
+		req = req.WithContext(context.WithValue(req.Context(), http.ServerContextKey, &http.Server{}))
+		var aborted any
+		func() {
+			defer func() { aborted = recover() }()
+			h.srv.ServeHTTP(httptest.NewRecorder(), req)
+		}()
+		if aborted != http.ErrAbortHandler {
+			t.Fatalf("the relay of a broken-off answer ended with %v, want http.ErrAbortHandler (the connection closed)", aborted)
+		}
+		if got := h.auditEntries(t, owner)[0].UpstreamStatus; got != "201, broken off" {
+			t.Fatalf("audit upstream status %q, want %q", got, "201, broken off")
+		}
+		mustStatus(t, h.do("POST", "/api/orders", orderBody, "Authorization", "Bearer "+owner.tok, headerUserAction, ua), http.StatusBadRequest)
 	})
 	t.Run("an unreachable upstream answers 502 JSON and the audit says so", func(t *testing.T) {
 		h, up := gatewayHarness(t, nil)
