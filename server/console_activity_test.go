@@ -126,6 +126,7 @@ func TestTheUpstreamOfAForwardedApprovalIsSaid(t *testing.T) {
 		{"orders", "", "forwarded to orders, no answer yet"},
 		{"orders", "201", "forwarded to orders, which answered 201"},
 		{"orders", "unreachable", "forwarded to orders: unreachable"},
+		{"orders", "201, broken off", "forwarded to orders, which answered 201 but broke off midway"},
 	} {
 		if got := upstreamWords(tc.upstream, tc.status); got != tc.want {
 			t.Errorf("upstreamWords(%q, %q) = %q, want %q", tc.upstream, tc.status, got, tc.want)
