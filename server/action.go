@@ -153,10 +153,17 @@ func (s *Server) verifyUserAction(c echo.Context, limit int64) ([]byte, error) {
 	return body, nil
 }
 
+// verifiedFrom returns the action verifyUserAction checked for this
+// request, if any.
+func verifiedFrom(c echo.Context) (verifiedAction, bool) {
+	va, ok := c.Request().Context().Value(actionKey{}).(verifiedAction)
+	return va, ok
+}
+
 // signedChange returns what a guarded handler hands to the store: the user
 // action to consume and the audit entry to write with the change.
 func (s *Server) signedChange(c echo.Context) store.Signed {
-	va, _ := c.Request().Context().Value(actionKey{}).(verifiedAction)
+	va, _ := verifiedFrom(c)
 	caller := callerFrom(c)
 	ua, cred := va.action, va.credential
 	now := s.opts.Now().UTC()

@@ -304,8 +304,8 @@ func upstreamWords(upstream, status string) string {
 		return "forwarded to " + upstream + ", no answer yet"
 	case strings.Trim(status, "0123456789") == "":
 		return "forwarded to " + upstream + ", which answered " + status
-	case strings.HasSuffix(status, ", broken off"):
-		return "forwarded to " + upstream + ", which answered " + strings.TrimSuffix(status, ", broken off") + " but broke off midway"
+	case strings.HasSuffix(status, upstreamBrokenOff):
+		return "forwarded to " + upstream + ", which answered " + strings.TrimSuffix(status, upstreamBrokenOff) + " but broke off midway"
 	}
 	return "forwarded to " + upstream + ": " + status
 }

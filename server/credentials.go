@@ -195,7 +195,7 @@ func (s *Server) renameCredential(c echo.Context) error {
 // requirePersonalCredential: the credential routes manage a person's own
 // credentials; a PAT's key is managed through its token.
 func (s *Server) requirePersonalCredential(c echo.Context, id string) (store.Credential, error) {
-	if va, ok := c.Request().Context().Value(actionKey{}).(verifiedAction); ok && va.credential.ID == id {
+	if va, ok := verifiedFrom(c); ok && va.credential.ID == id {
 		return s.personalCredential(c, va.credential) // the signer, read with its action
 	}
 	cred, err := s.store.GetCredential(c.Request().Context(), id)

@@ -200,6 +200,10 @@ func (s *Server) forward(c echo.Context) error {
 	return s.settleUpstream(c, g, answer, time.Since(start), false)
 }
 
+// upstreamBrokenOff ends the audit's upstream status of an answer that
+// stopped midway ("201, broken off").
+const upstreamBrokenOff = ", broken off"
+
 // settleUpstream counts the upstream's answer, notes it in the audit entry
 // of a signed request, and returns the error the client gets when the
 // upstream gave no answer.
@@ -209,7 +213,7 @@ func (s *Server) settleUpstream(c echo.Context, g gatewayRoute, answer *upstream
 	var apiErr *APIError
 	switch {
 	case brokenOff:
-		status += ", broken off"
+		status += upstreamBrokenOff
 	case answer.err == nil:
 	case errors.Is(answer.err, context.Canceled):
 		status = "cancelled"

@@ -172,6 +172,20 @@ func seedUser(t *testing.T, st replicaStore, now time.Time) store.User {
 	return u
 }
 
+// issuedUnder issues a login token of u on is and fails unless it names
+// the key kid.
+func issuedUnder(t *testing.T, is *Issuer, u store.User, kid, what string) Issued {
+	t.Helper()
+	tok, err := is.IssueLogin(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kidOf(t, tok.Token); got != kid {
+		t.Fatalf("%s names key %s, want %s", what, got, kid)
+	}
+	return tok
+}
+
 func mustVerify(t *testing.T, is *Issuer, raw, what string) {
 	t.Helper()
 	if _, _, err := is.Verify(context.Background(), raw, store.TokenLogin, store.TokenPAT); err != nil {
@@ -205,13 +219,7 @@ func TestSigningKeyRotation(t *testing.T) {
 				t.Fatalf("rotation %+v, old kid %s", rot, oldKID)
 			}
 
-			newLogin, err := b.IssueLogin(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := kidOf(t, newLogin.Token); got != rot.KID {
-				t.Fatalf("a token signed after the rotation names kid %s, want the new %s", got, rot.KID)
-			}
+			newLogin := issuedUnder(t, b, u, rot.KID, "a token signed after the rotation")
 			// Replica a has not reloaded: a token naming the new key makes
 			// it read the keyring, and it verifies both keys' tokens.
 			mustVerify(t, a, newLogin.Token, "a new token on the replica that was not restarted")
@@ -225,13 +233,7 @@ func TestSigningKeyRotation(t *testing.T) {
 			if err := a.Reload(ctx); err != nil {
 				t.Fatal(err)
 			}
-			fromA, err := a.IssueLogin(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := kidOf(t, fromA.Token); got != rot.KID {
-				t.Fatalf("after its periodic reload replica a signs with %s, want %s", got, rot.KID)
-			}
+			issuedUnder(t, a, u, rot.KID, "after its periodic reload, a token of replica a")
 
 			// The login token has expired, the PAT has not: the old key stays.
 			c.advance(2 * time.Hour)
@@ -381,13 +383,7 @@ func TestRotationPublishesTheKeyBeforeItSigns(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, is := range []*Issuer{a, b} {
-				tok, err := is.IssueLogin(ctx, u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := kidOf(t, tok.Token); got != oldKID {
-					t.Fatalf("before its activation a token names %s, want the old %s", got, oldKID)
-				}
+				issuedUnder(t, is, u, oldKID, "before the activation, a token")
 				if kids := jwksKIDs(is); len(kids) != 2 || kids[0] != rot.KID || kids[1] != oldKID {
 					t.Fatalf("JWKS kids before the activation = %v, want the new then the old", kids)
 				}
@@ -396,13 +392,7 @@ func TestRotationPublishesTheKeyBeforeItSigns(t *testing.T) {
 			// At the activation both sign with the new key, without a reload.
 			c.now = rot.ActiveAt
 			for _, is := range []*Issuer{a, b} {
-				tok, err := is.IssueLogin(ctx, u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := kidOf(t, tok.Token); got != rot.KID {
-					t.Fatalf("after the activation a token names %s, want %s", got, rot.KID)
-				}
+				tok := issuedUnder(t, is, u, rot.KID, "after the activation, a token")
 				mustVerify(t, a, tok.Token, "a token under the new key")
 				mustVerify(t, b, tok.Token, "a token under the new key")
 			}

@@ -64,7 +64,7 @@ func (s *Store) RecordAssertion(ctx context.Context, r store.AssertionRecord) er
 			}
 		}
 		if r.Token != nil {
-			if err := insertTokenOfActiveUser(ctx, tx, *r.Token); err != nil {
+			if err := insertTokenOfActiveUser(ctx, tx, *r.Token, false); err != nil {
 				return fmt.Errorf("insert token %s: %w", r.Token.ID, err)
 			}
 		}

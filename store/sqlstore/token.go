@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,18 +27,19 @@ func insertToken(ctx context.Context, db conn, t store.Token) error {
 	return db.mapErr(err)
 }
 
-// insertTokenOfActiveUser inserts a login token only while its user is
-// active and not archived (errUserGone otherwise). On PostgreSQL the
-// user's row is locked (FOR SHARE) by the insert itself: a deactivation
-// committing meanwhile either comes first (no token) or waits for this
-// transaction, and its revocation of the user's tokens then sees this one.
-// On SQLite the writer's lock orders them the same way.
-func insertTokenOfActiveUser(ctx context.Context, tx conn, t store.Token) error {
+// insertTokenOfActiveUser inserts a login token (delegated or not) only
+// while its user is active and not archived, and registered when
+// registered is set (errUserGone otherwise). On PostgreSQL the user's row is
+// locked (FOR SHARE) by the insert itself: a deactivation committing
+// meanwhile either comes first (no token) or waits for this transaction,
+// and its revocation of the user's tokens then sees this one. On SQLite
+// the writer's lock orders them the same way.
+func insertTokenOfActiveUser(ctx context.Context, tx conn, t store.Token, registered bool) error {
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at)
-		SELECT ?, ?, ?, id, ?, ?, NULL FROM user_account
-		WHERE id = ? AND org_id = ? AND is_active AND NOT is_archived`+tx.d.forShare(),
-		t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.UserID, t.OrgID)
+		`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at, delegated_by)
+		SELECT ?, ?, ?, id, ?, ?, NULL, ? FROM user_account
+		WHERE id = ? AND org_id = ? AND is_active AND NOT is_archived AND (is_registered OR NOT ?)`+tx.d.forShare(),
+		t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.DelegatedBy, t.UserID, t.OrgID, registered)
 	if err != nil {
 		return tx.mapErr(err)
 	}
@@ -63,18 +65,12 @@ func (s *Store) IssueTokenSigned(ctx context.Context, sg store.Signed, t store.T
 		if err != nil {
 			return fmt.Errorf("delegated by %s, not an active identity of %s: %w", t.DelegatedBy, t.OrgID, notFound(err))
 		}
-		res, err := tx.ExecContext(ctx,
-			`INSERT INTO token (id, kind, org_id, user_id, created_at, expires_at, revoked_at, delegated_by)
-			SELECT ?, ?, ?, id, ?, ?, NULL, ? FROM user_account
-			WHERE id = ? AND org_id = ? AND is_active AND is_registered AND NOT is_archived`+tx.d.forShare(),
-			t.ID, t.Kind, t.OrgID, millis(t.CreatedAt), millis(t.ExpiresAt), t.DelegatedBy, t.UserID, t.OrgID)
-		if err != nil {
-			return tx.mapErr(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		err = insertTokenOfActiveUser(ctx, tx, t, true)
+		if errors.Is(err, errUserGone) {
 			return fmt.Errorf("user %s is not an active, registered user of %s: %w", t.UserID, t.OrgID, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
 		}
 		return insertSignIn(ctx, tx, e)
 	})
