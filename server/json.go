@@ -49,7 +49,7 @@ func decodeBody(body []byte, dst any) error {
 	}
 	// The same strict parse user-action payloads are compared with, so what
 	// was signed is exactly what is decoded.
-	if _, err := webauthn.ParseStrictJSON(body); err != nil {
+	if err := webauthn.CheckStrictJSON(body); err != nil {
 		return err
 	}
 	if v, ok := dst.(interface{ validate() error }); ok {

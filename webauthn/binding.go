@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -104,6 +105,153 @@ func strictObject(dec *json.Decoder, depth int) (any, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStrictJSON, err)
 	}
 	return obj, nil
+}
+
+// CheckStrictJSON accepts exactly what ParseStrictJSON accepts, without
+// building the value: for a body that is only checked before it is
+// decoded into a struct. It lets encoding/json validate the syntax (its
+// scanner allocates nothing per token and bounds nesting itself), then
+// walks the valid bytes for the depth and the keys of each object.
+func CheckStrictJSON(b []byte) error {
+	if !utf8.Valid(b) {
+		return fmt.Errorf("invalid UTF-8: %w", ErrStrictJSON)
+	}
+	if !json.Valid(b) {
+		return fmt.Errorf("not one JSON value: %w", ErrStrictJSON)
+	}
+	w := strictWalker{b: b}
+	return w.value(0)
+}
+
+// strictWalker walks JSON that json.Valid accepted, so it checks no
+// syntax: it only finds where each value ends.
+type strictWalker struct {
+	b []byte
+	i int
+}
+
+func (w *strictWalker) skipSpace() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ']', '}':
+		return true
+	}
+	return false
+}
+
+// value walks one value that begins at depth containers deep.
+func (w *strictWalker) value(depth int) error {
+	w.skipSpace()
+	switch w.b[w.i] {
+	case '{', '[':
+		if depth >= MaxJSONDepth {
+			return fmt.Errorf("nested deeper than %d levels: %w", MaxJSONDepth, ErrStrictJSON)
+		}
+		if w.b[w.i] == '{' {
+			return w.object(depth + 1)
+		}
+		return w.array(depth + 1)
+	case '"':
+		w.str()
+	default: // a number, true, false or null: up to the next delimiter
+		for w.i < len(w.b) && !isDelimiter(w.b[w.i]) {
+			w.i++
+		}
+	}
+	return nil
+}
+
+func (w *strictWalker) array(depth int) error {
+	w.i++ // [
+	w.skipSpace()
+	if w.b[w.i] == ']' {
+		w.i++
+		return nil
+	}
+	for {
+		if err := w.value(depth); err != nil {
+			return err
+		}
+		w.skipSpace()
+		c := w.b[w.i]
+		w.i++ // , or ]
+		if c == ']' {
+			return nil
+		}
+	}
+}
+
+func (w *strictWalker) object(depth int) error {
+	w.i++ // {
+	// An object of a request body holds a few keys: a slice beats a map.
+	var folded, keys []string
+	for {
+		w.skipSpace()
+		if w.b[w.i] == '}' {
+			w.i++
+			return nil
+		}
+		key, err := w.key()
+		if err != nil {
+			return err
+		}
+		fk := FoldKey(key)
+		if n := slices.Index(folded, fk); n >= 0 {
+			return fmt.Errorf("keys %q and %q are one field to a case-insensitive decoder: %w", keys[n], key, ErrStrictJSON)
+		}
+		folded, keys = append(folded, fk), append(keys, key)
+		w.skipSpace()
+		w.i++ // :
+		if err := w.value(depth); err != nil {
+			return err
+		}
+		w.skipSpace()
+		if w.b[w.i] == ',' {
+			w.i++
+		}
+	}
+}
+
+// key returns the object key at w.i, unescaped as encoding/json does.
+func (w *strictWalker) key() (string, error) {
+	start := w.i
+	escaped := w.str()
+	raw := w.b[start:w.i]
+	if !escaped {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var key string
+	if err := json.Unmarshal(raw, &key); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrStrictJSON, err)
+	}
+	return key, nil
+}
+
+// str moves past the string at w.i and tells whether it holds an escape.
+func (w *strictWalker) str() (escaped bool) {
+	w.i++ // opening quote
+	for {
+		switch w.b[w.i] {
+		case '\\':
+			escaped = true
+			w.i += 2
+		case '"':
+			w.i++
+			return escaped
+		default:
+			w.i++
+		}
+	}
 }
 
 // FoldKey is the form under which encoding/json matches an object key to a

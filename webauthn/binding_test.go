@@ -65,6 +65,9 @@ func TestParseStrictJSON(t *testing.T) {
 		if _, err := ParseStrictJSON([]byte(bad)); !errors.Is(err, ErrStrictJSON) {
 			t.Errorf("ParseStrictJSON(%.80q) = %v, want ErrStrictJSON", bad, err)
 		}
+		if err := CheckStrictJSON([]byte(bad)); !errors.Is(err, ErrStrictJSON) {
+			t.Errorf("CheckStrictJSON(%.80q) = %v, want ErrStrictJSON", bad, err)
+		}
 	}
 	for _, good := range []string{
 		`{"a":[1,{"b":null}],"c":"ü"}`,
@@ -73,6 +76,9 @@ func TestParseStrictJSON(t *testing.T) {
 	} {
 		if _, err := ParseStrictJSON([]byte(good)); err != nil {
 			t.Errorf("ParseStrictJSON(%.80q) refused valid JSON: %v", good, err)
+		}
+		if err := CheckStrictJSON([]byte(good)); err != nil {
+			t.Errorf("CheckStrictJSON(%.80q) refused valid JSON: %v", good, err)
 		}
 	}
 }
@@ -88,6 +94,13 @@ func TestDeepNestingIsCheap(t *testing.T) {
 	})
 	if allocs > 10_000 {
 		t.Fatalf("refusing a deep body took %.0f allocations", allocs)
+	}
+	if allocs := testing.AllocsPerRun(1, func() {
+		if err := CheckStrictJSON(body); !errors.Is(err, ErrStrictJSON) {
+			t.Fatalf("CheckStrictJSON: err = %v", err)
+		}
+	}); allocs > 10_000 {
+		t.Fatalf("CheckStrictJSON refusing a deep body took %.0f allocations", allocs)
 	}
 }
 

@@ -30,12 +30,15 @@ var strictSeeds = []string{
 	`{"a":` + strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat("}", 71),
 	"\"\xff\"", `{"a":1} {}`, `{"name":"x","Name":"y"}`, `{"straße":1,"strasse":2}`,
 	`{"credentialUuid":"cr-1"}`, `{}`, `[]`, `1`, `"s"`, `null`,
+	`{"\u0041":1,"a":2}`, `{"a\"b":1,"A\"B":2}`, `{"\ud800":1,"\ufffd":2}`, `{"a":"\\","b":"\""}`,
+	" { \"a\" : [ 1 , -2.5e3 , true ] ,\n\"b\" : { } , \"c\":null } ", `[1,[2,[3,{"k":[]}]]]`, `{"a":1,}`, `[1,]`,
 }
 
 // foldedTwice reports whether some object of the JSON text b holds two
 // keys that fold together, read with a token walk of its own.
 func foldedTwice(t *testing.T, b []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // as ParseStrictJSON: a number beyond float64 is still a number
 	type frame struct {
 		object bool
 		keys   map[string]bool
@@ -118,6 +121,13 @@ func FuzzParseStrictJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := ParseStrictJSON(b)
+		checked := CheckStrictJSON(b)
+		if (checked == nil) != (err == nil) {
+			t.Fatalf("CheckStrictJSON says %v, ParseStrictJSON says %v, of %q", checked, err, b)
+		}
+		if checked != nil && !errors.Is(checked, ErrStrictJSON) {
+			t.Fatalf("a refusal of CheckStrictJSON that is not ErrStrictJSON: %v", checked)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrStrictJSON) {
 				t.Fatalf("a refusal that is not ErrStrictJSON: %v", err)
