@@ -220,8 +220,16 @@ func (is *Issuer) Rotate(ctx context.Context, immediately bool) (Rotation, error
 				ErrRotationPending, stored[0].ActiveAt.Format(time.RFC3339))
 		}
 		// The previous key signs until the new one does; every key older
-		// than it was retired by an earlier rotation.
+		// than it was retired by an earlier rotation. A rotation made
+		// immediately over a pending one also ends the wait of the key
+		// still signing: no older key signs past the new key's activation,
+		// and none is said to retire later than it does.
 		stored[0].RetiredAt = &activeAt
+		for i := range stored {
+			if stored[i].RetiredAt != nil && stored[i].RetiredAt.After(activeAt) {
+				stored[i].RetiredAt = &activeAt
+			}
+		}
 		stored = append([]storedKey{{Key: der, CreatedAt: now, ActiveAt: &activeAt}}, stored...)
 		raw, err := json.Marshal(stored)
 		if err != nil {

@@ -404,3 +404,64 @@ func TestRotationPublishesTheKeyBeforeItSigns(t *testing.T) {
 		})
 	}
 }
+
+// TestAnImmediateRotationOverAPendingOneSignsAtOnce: an operator who rotates
+// again with --immediately while the last rotation's key waits to sign gets
+// a key that signs at once, on every replica after its reload; the waiting
+// key never signs, even past the time it was to start; the key that was
+// signing retires now, not when the superseded key would have started; and
+// every token signed before stays valid.
+func TestAnImmediateRotationOverAPendingOneSignsAtOnce(t *testing.T) {
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+			stA, stB := open(t)
+			a := replica(t, stA, c)
+			u := seedUser(t, stA, c.Now())
+			oldLogin, err := a.IssueLogin(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oldKID := kidOf(t, oldLogin.Token)
+
+			b := replica(t, stB, c)
+			pending, err := b.Rotate(ctx, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.advance(time.Second)
+			now, err := b.Rotate(ctx, true)
+			if err != nil {
+				t.Fatalf("an immediate rotation over a pending one: %v", err)
+			}
+			if !now.ActiveAt.Equal(c.Now()) || now.PreviousKID != pending.KID {
+				t.Fatalf("rotation = %+v, want active now (%s) after %s", now, c.Now(), pending.KID)
+			}
+			if err := a.Reload(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, is := range []*Issuer{a, b} {
+				issuedUnder(t, is, u, now.KID, "right after the immediate rotation, a token")
+				if kids := jwksKIDs(is); len(kids) != 3 || kids[0] != now.KID || kids[1] != pending.KID || kids[2] != oldKID {
+					t.Fatalf("JWKS kids = %v, want %s, %s, %s", kids, now.KID, pending.KID, oldKID)
+				}
+			}
+			c.now = pending.ActiveAt.Add(time.Second) // when the superseded key was to start signing
+			for _, is := range []*Issuer{a, b} {
+				tok := issuedUnder(t, is, u, now.KID, "past the superseded key's activation, a token")
+				mustVerify(t, a, tok.Token, "a token under the immediate key")
+			}
+			mustVerify(t, b, oldLogin.Token, "the token signed before both rotations")
+			retired, err := b.Retired(ctx)
+			if err != nil || len(retired) != 2 {
+				t.Fatalf("Retired = %+v, %v; want the superseded and the old key", retired, err)
+			}
+			for _, r := range retired {
+				if !r.RetiredAt.Equal(now.ActiveAt) {
+					t.Fatalf("%s retired at %s, want %s, when the immediate key took over", r.KID, r.RetiredAt, now.ActiveAt)
+				}
+			}
+		})
+	}
+}
