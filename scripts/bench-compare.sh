@@ -18,7 +18,7 @@ HERE="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
-PATTERN='^(BenchmarkLoginKey|BenchmarkLoginFido2|BenchmarkSignedActionKey|BenchmarkECDSAP256Verify|BenchmarkECDSAP256Sign)$'
+PATTERN='^(BenchmarkDurableCommit|BenchmarkLoginKey|BenchmarkLoginFido2|BenchmarkSignedActionKey|BenchmarkECDSAP256Verify|BenchmarkECDSAP256Sign)$'
 (cd "$HERE" && go test -c -o "$OUT/new.test" ./server/)
 (cd "$BASE" && go test -c -o "$OUT/base.test" ./server/)
 
