@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"countersign/store"
 )
 
 // TestMigrationsListVersions pins the migration files to 0001_*.sql,
@@ -140,5 +143,71 @@ func TestMigration3KeepsRowsAndPreviousWrites(t *testing.T) {
 		if c.TokenID != "" {
 			t.Errorf("credential cr-%s: got TokenID %q, want none", id, c.TokenID)
 		}
+	}
+}
+
+// TestSignInEventsOfThePreviousBinaryAreTrimmed: a binary from before
+// migration 0009, running on its schema beside this one, records sign-in
+// events numbered 0, which the numbered trim never reaches once the
+// numbers have moved past its window. After it has stopped, those older
+// than the oldest event kept go with the next trim; one newer than that
+// (it may still be running) stays.
+func TestSignInEventsOfThePreviousBinaryAreTrimmed(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "countersign.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO org (id, name, created_at) VALUES ('or-1', 'Org', 1)`); err != nil {
+		t.Fatalf("insert org: %v", err)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	next := 0
+	record := func(count int) {
+		t.Helper()
+		for range count {
+			e := store.SignInEvent{ID: fmt.Sprintf("si-%05d", next), OrgID: "or-1", UserID: "us-1", Username: "u",
+				Outcome: store.SignInFailed, Via: "Key", Reason: "bad signature", CreatedAt: base.Add(time.Duration(next) * time.Millisecond)}
+			if err := s.RecordSignIn(ctx, e); err != nil {
+				t.Fatalf("RecordSignIn %d: %v", next, err)
+			}
+			next++
+		}
+	}
+	// This binary's log is full and has been trimmed a few times.
+	record(store.MaxFailedSignInsKept + 5*(store.SignInTrimSlack+1))
+	// The previous binary's INSERT names no ordinal: three events now,
+	// and one an hour later (it is still running then).
+	now := base.Add(time.Duration(next) * time.Millisecond)
+	for i, at := range []time.Time{now, now, now, base.Add(time.Hour)} {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO sign_in_event (id, org_id, user_id, username, credential_id,
+			token_id, outcome, via, reason, client_ip, user_agent, created_at)
+			VALUES (?, 'or-1', 'us-1', 'u', '', '', ?, 'Key', 'bad signature', '', '', ?)`,
+			fmt.Sprintf("si-old-%d", i), store.SignInFailed, at.UnixMilli()); err != nil {
+			t.Fatalf("previous binary's insert %d: %v", i, err)
+		}
+	}
+	// A full log later, the three are older than every event kept.
+	record(store.MaxFailedSignInsKept + 2*(store.SignInTrimSlack+1))
+
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM sign_in_event WHERE ordinal = 0 ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var left []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0] != "si-old-3" {
+		t.Fatalf("events numbered 0 left: %v, want only si-old-3, newer than every event kept", left)
 	}
 }

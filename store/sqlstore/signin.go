@@ -63,9 +63,21 @@ func insertSignIn(ctx context.Context, tx conn, e store.SignInEvent) error {
 	// transaction deletes): a range from the oldest kept would, in
 	// PostgreSQL, step over every deleted event not yet vacuumed.
 	last := ordinal - int64(keep)
-	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE id IN (
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE id IN (
 		SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal > ? AND ordinal <= ?`+tx.d.skipLocked()+`)`,
-		e.OrgID, e.Outcome, last-trimWindow, last)
+		e.OrgID, e.Outcome, last-trimWindow, last); err != nil {
+		return err
+	}
+	// Events a binary from before migration 0009 recorded on this schema
+	// are numbered 0, outside every range above; that binary trimmed them
+	// by age while it ran. Those older than the oldest event kept here go
+	// too, so none outlives the cap once it has stopped. Both lookups are
+	// seeks of the (org, outcome, ordinal) index: nothing when there are
+	// none, as on every database that never ran such a binary.
+	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_event WHERE id IN (
+		SELECT id FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal = 0 AND created_at < (
+			SELECT created_at FROM sign_in_event WHERE org_id = ? AND outcome = ? AND ordinal > ? ORDER BY ordinal LIMIT 1)`+tx.d.skipLocked()+`)`,
+		e.OrgID, e.Outcome, e.OrgID, e.Outcome, last)
 	return err
 }
 
