@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"countersign/mailer"
 	"countersign/store"
 	"countersign/webauthn"
 )
@@ -34,7 +35,7 @@ func (r *delegatedRegistrationRequest) validate() error {
 	if r.Kind != store.KindEndUser {
 		return errors.New("kind must be EndUser")
 	}
-	if !isEmail(r.Email) {
+	if !mailer.IsAddress(r.Email) {
 		return errors.New("email must be an e-mail address")
 	}
 	if len(r.ExternalID) > 256 {

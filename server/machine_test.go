@@ -343,7 +343,9 @@ func TestUsers(t *testing.T) {
 		mustStatus(t, ri, http.StatusOK)
 	})
 	t.Run("bad input answers 400", func(t *testing.T) {
-		for _, body := range []map[string]any{{"email": "not-an-email", "kind": "CustomerEmployee"}, {"email": "x@example.com", "kind": "EndUser"}, {"kind": "CustomerEmployee"}} {
+		for _, body := range []map[string]any{{"email": "not-an-email", "kind": "CustomerEmployee"},
+			{"email": `"carol"@example.com`, "kind": "CustomerEmployee"}, // a username no mail would reach as written
+			{"email": "x@example.com", "kind": "EndUser"}, {"kind": "CustomerEmployee"}} {
 			mustStatus(t, h.signedJSON(t, owner.tok, owner.first, "POST", "/auth/users", body), http.StatusBadRequest)
 		}
 	})

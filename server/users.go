@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"countersign/mailer"
 	"countersign/store"
 	"countersign/webauthn"
 )
@@ -76,16 +75,10 @@ func (r *createUserRequest) validate() error {
 	if r.Kind != store.KindCustomerEmployee {
 		return errors.New("kind must be CustomerEmployee")
 	}
-	if !isEmail(r.Email) {
+	if !mailer.IsAddress(r.Email) {
 		return errors.New("email must be an e-mail address")
 	}
 	return nil
-}
-
-// isEmail tells a bare e-mail address (no display name or brackets).
-func isEmail(v string) bool {
-	_, err := mail.ParseAddress(v)
-	return err == nil && !strings.ContainsAny(v, "<> ")
 }
 
 // createUser invites a user: the answer carries the one-time registration
