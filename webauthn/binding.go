@@ -193,8 +193,7 @@ func (w *strictWalker) array(depth int) error {
 
 func (w *strictWalker) object(depth int) error {
 	w.i++ // {
-	// An object of a request body holds a few keys: a slice beats a map.
-	var folded, keys []string
+	var seen foldedKeys
 	for {
 		w.skipSpace()
 		if w.b[w.i] == '}' {
@@ -205,11 +204,9 @@ func (w *strictWalker) object(depth int) error {
 		if err != nil {
 			return err
 		}
-		fk := FoldKey(key)
-		if n := slices.Index(folded, fk); n >= 0 {
-			return fmt.Errorf("keys %q and %q are one field to a case-insensitive decoder: %w", keys[n], key, ErrStrictJSON)
+		if first, dup := seen.add(key); dup {
+			return fmt.Errorf("keys %q and %q are one field to a case-insensitive decoder: %w", first, key, ErrStrictJSON)
 		}
-		folded, keys = append(folded, fk), append(keys, key)
 		w.skipSpace()
 		w.i++ // :
 		if err := w.value(depth); err != nil {
@@ -220,6 +217,39 @@ func (w *strictWalker) object(depth int) error {
 			w.i++
 		}
 	}
+}
+
+// foldedKeys are the keys of one object under FoldKey. An object of a
+// request body holds a few keys, which a slice compares fastest; past
+// foldedSliceMax they go into a map, so an object of a hundred thousand
+// keys costs linear time, not quadratic.
+type foldedKeys struct {
+	folded, keys []string
+	byFold       map[string]string
+}
+
+const foldedSliceMax = 16
+
+// add records key and, when a key folding like it was seen, returns that one.
+func (f *foldedKeys) add(key string) (first string, dup bool) {
+	fk := FoldKey(key)
+	if f.byFold != nil {
+		if first, dup = f.byFold[fk]; !dup {
+			f.byFold[fk] = key
+		}
+		return first, dup
+	}
+	if n := slices.Index(f.folded, fk); n >= 0 {
+		return f.keys[n], true
+	}
+	f.folded, f.keys = append(f.folded, fk), append(f.keys, key)
+	if len(f.folded) > foldedSliceMax {
+		f.byFold = make(map[string]string, 2*len(f.folded))
+		for i, k := range f.folded {
+			f.byFold[k] = f.keys[i]
+		}
+	}
+	return "", false
 }
 
 // key returns the object key at w.i, unescaped as encoding/json does.

@@ -3,6 +3,7 @@ package webauthn
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -128,5 +129,39 @@ func TestActionPath(t *testing.T) {
 		if got := ActionPath(in); got != want {
 			t.Errorf("ActionPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestManyKeysAreCheapToCheck: an object of many keys (a body of the size
+// the server admits holds a hundred thousand) is checked against a map of
+// its folded keys, not by comparing each key with every other, and a
+// duplicate is found on either side of the switch to the map.
+func TestManyKeysAreCheapToCheck(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	const n = 100_000
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":0,`, i)
+	}
+	many := b.String()
+	if err := CheckStrictJSON([]byte(many[:len(many)-1] + "}")); err != nil {
+		t.Fatalf("CheckStrictJSON refused %d distinct keys: %v", n, err)
+	}
+	for _, dup := range []string{"K3", "K17", fmt.Sprintf("K%d", n-1)} {
+		if err := CheckStrictJSON([]byte(many + `"` + dup + `":1}`)); !errors.Is(err, ErrStrictJSON) {
+			t.Fatalf("CheckStrictJSON missed %s among %d keys: %v", dup, n, err)
+		}
+	}
+	var f foldedKeys
+	for i := range foldedSliceMax + 2 {
+		if _, dup := f.add(fmt.Sprintf("k%d", i)); dup {
+			t.Fatalf("k%d reported as a duplicate", i)
+		}
+	}
+	if len(f.byFold) != foldedSliceMax+2 {
+		t.Fatalf("after %d keys the map holds %d: the keys are still compared one by one", foldedSliceMax+2, len(f.byFold))
+	}
+	if first, dup := f.add("K1"); !dup || first != "k1" {
+		t.Fatalf(`add("K1") = %q, %v; want "k1", true`, first, dup)
 	}
 }
