@@ -148,9 +148,9 @@ func (w *Store) RecordAssertion(ctx context.Context, r store.AssertionRecord) (e
 	return w.Store.RecordAssertion(ctx, r)
 }
 
-func (w *Store) GetBearer(ctx context.Context, tokenID string) (_ store.Bearer, err error) {
+func (w *Store) GetBearer(ctx context.Context, tokenID, kind string) (_ store.Bearer, err error) {
 	defer w.observe("GetBearer", time.Now(), &err)
-	return w.Store.GetBearer(ctx, tokenID)
+	return w.Store.GetBearer(ctx, tokenID, kind)
 }
 
 func (w *Store) GetToken(ctx context.Context, id string) (_ store.Token, err error) {

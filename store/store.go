@@ -131,8 +131,11 @@ type Store interface {
 	GetToken(ctx context.Context, id string) (Token, error)
 	// GetBearer returns, in one query, an issued token with its user and,
 	// for a PAT or a service account's token, its access token: what every
-	// authenticated request checks.
-	GetBearer(ctx context.Context, tokenID string) (Bearer, error)
+	// authenticated request checks. kind is the token's kind as its
+	// verified claims say: a TokenLogin bearer is read without looking for
+	// an access token (it has none). The stored kind is returned, for the
+	// caller to compare with the claims.
+	GetBearer(ctx context.Context, tokenID, kind string) (Bearer, error)
 	// RevokeToken marks a token revoked; ErrNotFound if unknown.
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	// LatestTokenExpiry returns the latest expiry of the unrevoked tokens

@@ -31,7 +31,7 @@ type Store interface {
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 	UpdateSecret(ctx context.Context, name string, update func(current []byte) ([]byte, error)) ([]byte, error)
 	CreateToken(ctx context.Context, t store.Token) error
-	GetBearer(ctx context.Context, tokenID string) (store.Bearer, error)
+	GetBearer(ctx context.Context, tokenID, kind string) (store.Bearer, error)
 	LatestTokenExpiry(ctx context.Context, createdBefore time.Time) (time.Time, error)
 }
 
@@ -276,7 +276,7 @@ func (is *Issuer) VerifyBearer(ctx context.Context, raw string, kinds ...string)
 	if err != nil {
 		return Claims{}, store.Bearer{}, err
 	}
-	b, err := is.store.GetBearer(ctx, c.ID)
+	b, err := is.store.GetBearer(ctx, c.ID, c.AppMetadata.TokenKind)
 	if errors.Is(err, store.ErrNotFound) {
 		return Claims{}, store.Bearer{}, fmt.Errorf("%w: token %s not recorded", ErrInvalid, c.ID)
 	}

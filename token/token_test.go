@@ -108,6 +108,28 @@ func TestTokens(t *testing.T) {
 			t.Fatalf("got %v, want ErrInvalid", err)
 		}
 	})
+	t.Run("a token whose signed kind differs from its record is refused", func(t *testing.T) {
+		// Only a holder of the signing key could make one; the store's
+		// record still decides. A login bearer is read without its access
+		// token, so the kind read back must be the stored one.
+		for _, tc := range []struct{ stored, claimed string }{
+			{store.TokenPAT, store.TokenLogin}, {store.TokenLogin, store.TokenPAT},
+		} {
+			rec := store.Token{ID: store.NewID("to"), Kind: tc.stored, OrgID: "or-1", UserID: "us-1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := st.CreateToken(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			lying := rec
+			lying.Kind = tc.claimed
+			raw, err := is.sign(lying, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := is.VerifyBearer(ctx, raw.Token, tc.claimed); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("a %s recorded as %s: got %v, want ErrInvalid", tc.claimed, tc.stored, err)
+			}
+		}
+	})
 }
 
 func newIssuerAt(t *testing.T, st *sqlite.Store, at time.Time) (*Issuer, error) {

@@ -96,9 +96,12 @@ func (s *Store) RecordAssertion(ctx context.Context, r store.AssertionRecord) er
 }
 
 // GetBearer returns a token, its user and, for a machine identity, its
-// access token, in one query (the access token is joined, absent for a
-// login token).
-func (s *Store) GetBearer(ctx context.Context, tokenID string) (store.Bearer, error) {
+// access token, in one query. kind is what the token's verified claims say
+// it is: for a login token, which has no access token, the query reads two
+// tables and 20 columns instead of three and 34 (the check every request of
+// a person makes). The token's stored kind is returned either way, for the
+// caller to compare with the claims.
+func (s *Store) GetBearer(ctx context.Context, tokenID, kind string) (store.Bearer, error) {
 	var (
 		b                              store.Bearer
 		tCreated, tExpires, uCreated   int64
@@ -109,24 +112,17 @@ func (s *Store) GetBearer(ctx context.Context, tokenID string) (store.Bearer, er
 		aCreated, aExpires, aUsed      sql.NullInt64
 	)
 	u := &b.User
-	err := s.db.QueryRowContext(ctx,
-		`SELECT t.id, t.kind, t.org_id, t.user_id, t.created_at, t.expires_at, t.revoked_at,
-			u.id, u.org_id, u.username, u.name, u.kind, u.user_handle,
-			u.is_active, u.is_registered, u.is_service_account, u.is_archived, u.is_sso_required,
-			u.external_id, u.created_at,
-			a.id, a.org_id, a.kind, a.name, a.user_id, a.credential_id, a.external_id,
-			a.is_active, a.is_archived, a.created_at, a.expires_at, a.last_used_at, a.last_used_for, a.scope
-		FROM token t
-		JOIN user_account u ON u.id = t.user_id
-		LEFT JOIN access_token a ON a.id = t.id
-		WHERE t.id = ?`, tokenID).
-		Scan(&b.Token.ID, &b.Token.Kind, &b.Token.OrgID, &b.Token.UserID, &tCreated, &tExpires, &revoked,
-			&u.ID, &u.OrgID, &u.Username, &u.Name, &u.Kind, &u.UserHandle,
-			&u.IsActive, &u.IsRegistered, &u.IsServiceAccount, &u.IsArchived, &u.IsSSORequired,
-			&u.ExternalID, &uCreated,
-			&aID, &aOrg, &aKind, &aName, &aUser, &aCred, &aExt,
+	dest := []any{&b.Token.ID, &b.Token.Kind, &b.Token.OrgID, &b.Token.UserID, &tCreated, &tExpires, &revoked,
+		&u.ID, &u.OrgID, &u.Username, &u.Name, &u.Kind, &u.UserHandle,
+		&u.IsActive, &u.IsRegistered, &u.IsServiceAccount, &u.IsArchived, &u.IsSSORequired,
+		&u.ExternalID, &uCreated}
+	query := loginBearerQuery
+	if kind != store.TokenLogin {
+		query = machineBearerQuery
+		dest = append(dest, &aID, &aOrg, &aKind, &aName, &aUser, &aCred, &aExt,
 			&aActive, &aArchived, &aCreated, &aExpires, &aUsed, &aFor, &aScope)
-	if err != nil {
+	}
+	if err := s.db.QueryRowContext(ctx, query, tokenID).Scan(dest...); err != nil {
 		return store.Bearer{}, fmt.Errorf("get bearer %s: %w", tokenID, notFound(err))
 	}
 	b.Token.CreatedAt, b.Token.ExpiresAt, b.Token.RevokedAt = fromMillis(tCreated), fromMillis(tExpires), fromNullMillis(revoked)
@@ -141,3 +137,21 @@ func (s *Store) GetBearer(ctx context.Context, tokenID string) (store.Bearer, er
 	}
 	return b, nil
 }
+
+const bearerColumns = `t.id, t.kind, t.org_id, t.user_id, t.created_at, t.expires_at, t.revoked_at,
+	u.id, u.org_id, u.username, u.name, u.kind, u.user_handle,
+	u.is_active, u.is_registered, u.is_service_account, u.is_archived, u.is_sso_required,
+	u.external_id, u.created_at`
+
+const (
+	loginBearerQuery = `SELECT ` + bearerColumns + `
+		FROM token t JOIN user_account u ON u.id = t.user_id
+		WHERE t.id = ?`
+	machineBearerQuery = `SELECT ` + bearerColumns + `,
+			a.id, a.org_id, a.kind, a.name, a.user_id, a.credential_id, a.external_id,
+			a.is_active, a.is_archived, a.created_at, a.expires_at, a.last_used_at, a.last_used_for, a.scope
+		FROM token t
+		JOIN user_account u ON u.id = t.user_id
+		LEFT JOIN access_token a ON a.id = t.id
+		WHERE t.id = ?`
+)

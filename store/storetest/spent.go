@@ -248,25 +248,37 @@ var spentChallengeTests = []test{
 		f := newAdminFixture(t, s)
 		login := newToken("to-login", f.Alice)
 		mustCreateToken(t, s, login)
-		b, err := s.GetBearer(t.Context(), login.ID)
+		b, err := s.GetBearer(t.Context(), login.ID, store.TokenLogin)
 		must(t, "GetBearer of a login token", err)
 		equal(t, "login bearer", b, store.Bearer{Token: login, User: f.Alice})
+		b, err = s.GetBearer(t.Context(), login.ID, store.TokenPAT)
+		must(t, "GetBearer of a login token said to be a PAT", err)
+		equal(t, "login bearer read as a machine's", b, store.Bearer{Token: login, User: f.Alice})
 
-		b, err = s.GetBearer(t.Context(), f.Token.ID)
-		must(t, "GetBearer of a PAT", err)
 		tokenRow, err := s.GetToken(t.Context(), f.Token.ID)
 		must(t, "GetToken", err)
+		b, err = s.GetBearer(t.Context(), f.Token.ID, tokenRow.Kind)
+		must(t, "GetBearer of a PAT", err)
 		access, err := s.GetAccessToken(t.Context(), f.Token.ID)
 		must(t, "GetAccessToken", err)
 		equal(t, "PAT bearer", b, store.Bearer{Token: tokenRow, User: f.Alice, Access: &access})
+		// Claims that called it a login token get its stored kind back,
+		// which the caller refuses as a mismatch.
+		b, err = s.GetBearer(t.Context(), f.Token.ID, store.TokenLogin)
+		must(t, "GetBearer of a PAT said to be a login token", err)
+		if b.Token.Kind != tokenRow.Kind {
+			t.Errorf("GetBearer of a PAT said to be a login token: kind %q, want the stored %q", b.Token.Kind, tokenRow.Kind)
+		}
 
 		must(t, "RevokeToken", s.RevokeToken(t.Context(), login.ID, t0))
-		b, err = s.GetBearer(t.Context(), login.ID)
+		b, err = s.GetBearer(t.Context(), login.ID, store.TokenLogin)
 		must(t, "GetBearer of a revoked token", err)
 		if b.Token.RevokedAt == nil {
 			t.Errorf("GetBearer of a revoked token: RevokedAt is nil")
 		}
-		_, err = s.GetBearer(t.Context(), "to-unknown")
-		wantErr(t, "GetBearer of an unknown token", err, store.ErrNotFound)
+		for _, kind := range []string{store.TokenLogin, store.TokenPAT} {
+			_, err = s.GetBearer(t.Context(), "to-unknown", kind)
+			wantErr(t, "GetBearer of an unknown token", err, store.ErrNotFound)
+		}
 	}},
 }
