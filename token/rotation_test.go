@@ -346,6 +346,30 @@ func TestKeyringIsBounded(t *testing.T) {
 	}
 }
 
+// rotationScene is where a rotation test starts: replica a has signed
+// oldLogin for u under the first key (oldKID); b, on the other store, is
+// the operator's rotate-signing-key.
+type rotationScene struct {
+	c        *clock
+	a, b     *Issuer
+	u        store.User
+	oldLogin Issued
+	oldKID   string
+}
+
+func newRotationScene(t *testing.T, open func(t *testing.T) (a, b replicaStore)) rotationScene {
+	t.Helper()
+	c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	stA, stB := open(t)
+	a := replica(t, stA, c)
+	u := seedUser(t, stA, c.Now())
+	oldLogin, err := a.IssueLogin(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rotationScene{c: c, a: a, b: replica(t, stB, c), u: u, oldLogin: oldLogin, oldKID: kidOf(t, oldLogin.Token)}
+}
+
 // TestRotationPublishesTheKeyBeforeItSigns: a rotation's key is published
 // and verifies at once, and signs only ActivationDelay later, by which time
 // every replica reloading on its interval has it: none meets a token under
@@ -354,17 +378,8 @@ func TestRotationPublishesTheKeyBeforeItSigns(t *testing.T) {
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-			stA, stB := open(t)
-			a := replica(t, stA, c)
-			u := seedUser(t, stA, c.Now())
-			oldLogin, err := a.IssueLogin(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			oldKID := kidOf(t, oldLogin.Token)
-
-			b := replica(t, stB, c) // the operator's rotate-signing-key
+			sc := newRotationScene(t, open)
+			c, a, b, u, oldLogin, oldKID := sc.c, sc.a, sc.b, sc.u, sc.oldLogin, sc.oldKID
 			rot, err := b.Rotate(ctx, false)
 			if err != nil {
 				t.Fatal(err)
@@ -415,17 +430,8 @@ func TestAnImmediateRotationOverAPendingOneSignsAtOnce(t *testing.T) {
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-			stA, stB := open(t)
-			a := replica(t, stA, c)
-			u := seedUser(t, stA, c.Now())
-			oldLogin, err := a.IssueLogin(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			oldKID := kidOf(t, oldLogin.Token)
-
-			b := replica(t, stB, c)
+			sc := newRotationScene(t, open)
+			c, a, b, u, oldLogin, oldKID := sc.c, sc.a, sc.b, sc.u, sc.oldLogin, sc.oldKID
 			pending, err := b.Rotate(ctx, false)
 			if err != nil {
 				t.Fatal(err)
